@@ -1,0 +1,78 @@
+"""The `jixiao` command line. Each package registers its own commands (`register(app)`), so this
+file only assembles them and turns JixiaoError into one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from jixiao.errors import JixiaoError
+
+app = typer.Typer(
+    name="jixiao",
+    help="Read 财政项目支出绩效自评表 out of PDFs, check their arithmetic, review what is unsure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+schema_app = typer.Typer(help="The JSON Schema of the output contract.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("export")
+def schema_export(
+    out_dir: Path = typer.Option(Path("schemas"), "--out", "-o", help="Folder to write to."),
+) -> None:
+    """Write schemas/<Model>.schema.json for every contract model."""
+    from jixiao.contract import CONTRACT_MODELS
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, model in CONTRACT_MODELS.items():
+        path = out_dir / f"{name}.schema.json"
+        path.write_text(schema_text(model), encoding="utf-8")
+        typer.echo(str(path))
+
+
+def schema_text(model: type) -> str:
+    schema = model.model_json_schema()  # type: ignore[attr-defined]
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def _register_all() -> None:
+    from jixiao.checks import commands as checks_commands
+    from jixiao.corpus import commands as corpus_commands
+    from jixiao.extract import commands as extract_commands
+    from jixiao.ingest import commands as ingest_commands
+
+    for module in (ingest_commands, extract_commands, checks_commands, corpus_commands):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except JixiaoError as err:
+        typer.echo(f"jixiao: {err.line()}", err=True)
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        typer.echo("jixiao: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("jixiao: interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # click usage errors and the like
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise
