@@ -151,3 +151,12 @@ class LayoutText:
     @property
     def text(self) -> str:
         return "\n".join(r.text for r in self.rows)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What `jixiao.ingest.ingest_pdf` returns for one file."""
+
+    document: Document
+    forms: list[FormRegion] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # garbled pages, OCR needed, unsupported…
