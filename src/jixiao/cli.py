@@ -45,11 +45,21 @@ def schema_text(model: type) -> str:
 def _register_all() -> None:
     from jixiao.checks import commands as checks_commands
     from jixiao.corpus import commands as corpus_commands
+    from jixiao.evals import commands as evals_commands
     from jixiao.extract import commands as extract_commands
     from jixiao.extract.llm import commands as llm_commands
     from jixiao.ingest import commands as ingest_commands
+    from jixiao.store import commands as store_commands
 
-    modules = (ingest_commands, extract_commands, llm_commands, checks_commands, corpus_commands)
+    modules = (
+        ingest_commands,
+        extract_commands,
+        llm_commands,
+        checks_commands,
+        corpus_commands,
+        evals_commands,
+        store_commands,
+    )
     for module in modules:
         module.register(app)
 
