@@ -1,0 +1,274 @@
+"""The one way the project calls an LLM: openai + instructor, retries, cache, token accounting.
+
+Two retry layers, each for its own kind of failure, never stacked on the same error:
+- transport (timeouts, refused/dropped connections, 429, 5xx): tenacity around the raw HTTP
+  call, bounded, exponential backoff with full jitter (openai's own retries are off);
+- validation (the answer does not parse or a validator rejects it): instructor re-asks with the
+  error text, `max_retries` times.
+`LLMClient.extract` never raises for either: it returns (None, stats with `error`). It raises
+LLMUnavailable only for what no retry can fix (bad key, unknown model or URL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import instructor
+import openai
+from instructor.core.exceptions import InstructorRetryException
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from jixiao.config import LLMSettings
+from jixiao.errors import ConfigError, LLMUnavailable
+from jixiao.extract.llm.cache import ResultCache
+
+if TYPE_CHECKING:
+    from jixiao.extract.llm.server import EmbeddedServer
+
+T = TypeVar("T", bound=BaseModel)
+
+INSTRUCTOR_MODES: dict[str, instructor.Mode] = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+
+# Errors that no retry can fix: the endpoint or key is wrong for every call of the run.
+_FATAL_STATUS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+
+
+@dataclass
+class CallStats:
+    """What one `extract` call cost, failed attempts included."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    attempts: int = 0  # HTTP requests sent (transport retries and validation re-asks included)
+    seconds: float = 0.0
+    cache_hit: bool = False
+    error: str | None = None
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """Worth retrying unchanged: the request never got a real answer."""
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return False
+
+
+def build_openai_client(settings: LLMSettings, base_url: str | None = None) -> openai.OpenAI:
+    """An OpenAI client for the configured endpoint; max_retries=0 (our tenacity layer retries)."""
+    url = base_url or settings.base_url
+    if url is None:
+        raise ConfigError(None, "no LLM endpoint to connect to", "start one with `open_client()`")
+    return openai.OpenAI(
+        base_url=url, api_key=settings.api_key, timeout=settings.timeout_s, max_retries=0
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code} from the LLM endpoint: {_short(exc.message)}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "the LLM endpoint timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot connect to the LLM endpoint: {_short(str(exc.__cause__ or exc))}"
+    if isinstance(exc, ValidationError):
+        return f"invalid answer: {_short(str(exc))}"
+    return f"{type(exc).__name__}: {_short(str(exc))}"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class LLMClient:
+    """Structured calls against one endpoint. Thread-safe: per-call state lives in the call."""
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        base_url: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if settings.mode not in INSTRUCTOR_MODES:
+            raise ConfigError(None, f"unknown LLM mode {settings.mode!r}")
+        self.settings = settings
+        self.base_url = base_url or settings.base_url
+        self._openai = build_openai_client(settings, self.base_url)
+        self._mode = INSTRUCTOR_MODES[settings.mode]
+        self._cache = ResultCache(settings.cache_dir / "llm")
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.totals = CallStats()  # summed over every call of this client
+        self.server: EmbeddedServer | None = None  # set by open_client when it started one
+
+    def _wait_seconds(self, state: RetryCallState) -> float:
+        """Exponential backoff with full jitter, capped; honours a server's Retry-After (capped)."""
+        import random
+
+        cap = self.settings.backoff_max_s
+        base = self.settings.backoff_initial_s * 2 ** (state.attempt_number - 1)
+        wait = random.uniform(0, min(cap, base))
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, openai.APIStatusError):
+            retry_after = exc.response.headers.get("retry-after")
+            with contextlib.suppress(TypeError, ValueError):
+                wait = max(wait, min(cap, float(retry_after or "")))
+        return wait
+
+    def extract(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, str]],
+        *,
+        context: dict[str, Any] | None = None,
+        max_retries: int | None = None,
+        cache_key: str | None = None,
+    ) -> tuple[T | None, CallStats]:
+        """One structured answer, validated with `context`; (None, stats.error) on failure."""
+        stats = CallStats()
+        started = time.monotonic()
+        try:
+            return self._extract(response_model, messages, context, max_retries, cache_key, stats)
+        finally:
+            stats.seconds = time.monotonic() - started
+            with self._lock:
+                for name in ("input_tokens", "output_tokens", "attempts", "seconds"):
+                    setattr(self.totals, name, getattr(self.totals, name) + getattr(stats, name))
+
+    def _extract(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, str]],
+        context: dict[str, Any] | None,
+        max_retries: int | None,
+        cache_key: str | None,
+        stats: CallStats,
+    ) -> tuple[T | None, CallStats]:
+        entry_id = None
+        if cache_key is not None:
+            entry_id = self._cache.entry_id(
+                cache_key,
+                model=self.settings.model,
+                mode=self.settings.mode,
+                response_model=response_model,
+            )
+            cached = self._cache.load(entry_id)
+            if cached is not None:
+                try:
+                    value = response_model.model_validate(cached["value"], context=context)
+                except ValidationError:
+                    pass  # stale under today's context: ask again
+                else:
+                    stats.cache_hit = True
+                    return value, stats
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_transport_retries + 1),
+            wait=self._wait_seconds,
+            retry=retry_if_exception(is_transport_error),
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+        def create(*args: Any, **kwargs: Any) -> Any:
+            # The one place transport errors are retried; counts every request and its tokens.
+            for attempt in retrying:
+                with attempt:
+                    stats.attempts += 1
+                    response = self._openai.chat.completions.create(*args, **kwargs)
+            usage = getattr(response, "usage", None)
+            if usage is not None:
+                stats.input_tokens += usage.prompt_tokens or 0
+                stats.output_tokens += usage.completion_tokens or 0
+            return response
+
+        patched = instructor.patch(create=create, mode=self._mode)
+        retries = self.settings.max_validation_retries if max_retries is None else max_retries
+        try:
+            result = patched(
+                response_model=response_model,
+                messages=messages,
+                context=context,
+                max_retries=retries,
+                model=self.settings.model,
+                temperature=self.settings.temperature,
+            )
+        except InstructorRetryException as err:
+            cause = err.__cause__ or err
+            if isinstance(cause, _FATAL_STATUS):
+                raise self._unavailable(cause) from cause
+            stats.error = _describe(cause)
+            if not is_transport_error(cause) and err.n_attempts:
+                stats.error = f"no valid answer after {err.n_attempts} attempt(s): {stats.error}"
+            return None, stats
+        except _FATAL_STATUS as err:
+            raise self._unavailable(err) from err
+        except (openai.OpenAIError, ValidationError, ValueError) as err:
+            stats.error = _describe(err)
+            return None, stats
+
+        if entry_id is not None:
+            self._cache.store(
+                entry_id,
+                result.model_dump(mode="json"),
+                key=cache_key,
+                model=self.settings.model,
+                mode=self.settings.mode,
+                response_model=response_model.__name__,
+            )
+        return result, stats
+
+    def _unavailable(self, err: BaseException) -> LLMUnavailable:
+        return LLMUnavailable(
+            self.base_url,
+            f"the LLM endpoint refused the request ({_describe(err)})",
+            "check JIXIAO_LLM_BASE_URL, JIXIAO_LLM_MODEL and JIXIAO_LLM_API_KEY; "
+            "`jixiao llm check` tests them",
+        )
+
+    def close(self) -> None:
+        self._openai.close()
+
+
+@contextlib.contextmanager
+def open_client(settings: LLMSettings | None = None) -> Iterator[LLMClient]:
+    """An LLMClient for the run. With no endpoint configured, starts the embedded server on a free
+    loopback port, reuses it for every call, and stops it on exit (also on errors, Ctrl-C and
+    SIGTERM)."""
+    from jixiao.extract.llm.server import EmbeddedServer, sigterm_as_exit
+
+    settings = settings or LLMSettings.from_env()
+    if settings.embedded and settings.mode == "json_schema":
+        raise ConfigError(
+            None,
+            "mode json_schema does not work with the embedded llama.cpp server (HTTP 500)",
+            "use JIXIAO_LLM_MODE=tools, or set JIXIAO_LLM_BASE_URL to an endpoint that has it",
+        )
+    with sigterm_as_exit():
+        server: EmbeddedServer | None = None
+        try:
+            if settings.embedded:
+                server = EmbeddedServer(settings).start()
+                server.wait_ready(timeout=max(60.0, settings.timeout_s))
+            client = LLMClient(settings, base_url=server.base_url if server else None)
+            client.server = server
+            try:
+                yield client
+            finally:
+                client.close()
+        finally:
+            if server is not None:
+                server.stop()
