@@ -12,6 +12,7 @@ LLMUnavailable only for what no retry can fix (bad key, unknown model or URL).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from jixiao.extract.llm.server import EmbeddedServer
 
 T = TypeVar("T", bound=BaseModel)
+
+# instructor logs every failed attempt at ERROR; without a handler Python prints them on stderr,
+# around our one-line errors. Failures are reported through CallStats.error instead.
+logging.getLogger("instructor").addHandler(logging.NullHandler())
 
 INSTRUCTOR_MODES: dict[str, instructor.Mode] = {
     "tools": instructor.Mode.TOOLS,
