@@ -1,0 +1,322 @@
+"""Label synonym tables and label classification for the deterministic layout extractor.
+
+Forms in the wild print the same field under different labels (全年预算数 / 调整后预算数 /
+变动后预算数 …), decorate labels with suffixes ("（A）", "(%)", "(50分)", "（万元）") and prefixes
+("其中："), and wrap them over lines. Classification therefore works on a *key* of the label:
+NFKC, whitespace removed, prefix and suffixes stripped (the weight in "(50分)" is kept aside).
+A match carries its quality (exact / synonym / fuzzy) so that confidence can use it later.
+
+Synonyms come from shared/spec/scoring-rules.md ("Label synonyms" and the layout variants) and
+output-contract.md §1. The first synonym of each entry is the canonical label.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Literal, cast
+
+from jixiao.contract import FundingKind
+from jixiao.extract.grounding import normalize
+
+MatchQuality = Literal["exact", "synonym", "fuzzy"]
+
+# Confidence weight of each match quality; fuzzy is further scaled by its similarity.
+QUALITY_SCORE: dict[MatchQuality, float] = {"exact": 1.0, "synonym": 0.97, "fuzzy": 0.8}
+
+SynonymTable = dict[str, tuple[str, ...]]
+
+# --- header -------------------------------------------------------------------------------
+HEADER_FIELDS: SynonymTable = {
+    "project_name": ("项目名称",),
+    "competent_department": (
+        "主管部门",
+        "市级主管部门",
+        "主管单位",
+        "区级主管部门",
+        "省级主管部门",
+        "主管部门(单位)",
+    ),
+    "implementing_unit": ("实施单位", "项目实施单位", "实施单位(部门)"),
+}
+
+# --- 项目资金 block -----------------------------------------------------------------------
+FUNDING_BLOCK: SynonymTable = {
+    # The block's own label; it carries the money unit: "项目资金（万元）".
+    "funding_block": ("项目资金", "预算执行情况", "资金情况", "项目资金情况"),
+}
+
+FUNDING_COLUMNS: SynonymTable = {
+    "initial_budget": ("年初预算数", "年初预算", "年初批复数", "年初预算金额"),
+    "annual_budget": ("全年预算数", "调整后预算数", "变动后预算数", "调整后预算", "全年预算"),
+    "executed": ("全年执行数", "预算执行数", "执行数", "全年执行"),
+    "weight": ("分值", "权重", "分数"),
+    "execution_rate": ("执行率", "预算执行率", "资金执行率"),
+    "score": ("得分",),
+    # Sichuan-style blocks print a reason column beside the money; it is not in the record.
+    "reason": ("原因", "偏差原因分析", "未完成原因分析", "偏差原因"),
+}
+
+FUNDING_ROWS: SynonymTable = {
+    "total": ("年度资金总额", "总额", "资金总额", "项目资金总额"),
+    "fiscal": (
+        "当年财政拨款",
+        "本年财政拨款",
+        "财政资金",
+        "当年财政资金",
+        "中央补助",
+        "财政拨款",
+        "中央补助资金",
+    ),
+    "carryover": ("上年结转资金", "上年结转", "结转资金"),
+    "special_account": ("财政专户管理资金", "财政专户资金"),
+    "unit_funds": ("单位资金", "单位自有资金"),
+    "other": ("其他资金", "其他"),
+}
+
+# --- 年度总体目标 -------------------------------------------------------------------------
+GOALS: SynonymTable = {
+    "goal_expected": ("预期目标", "项目年度目标", "年度预期目标"),
+    "goal_actual": ("实际完成情况", "年度目标完成情况", "目标实际完成情况"),
+    # The block's own label, usually a tall merged cell to the left.
+    "goal_block": ("年度总体目标", "总体目标", "年度目标", "项目年度绩效目标"),
+}
+
+# --- 绩效指标 table -----------------------------------------------------------------------
+INDICATOR_COLUMNS: SynonymTable = {
+    "level1": ("一级指标",),
+    "level2": ("二级指标",),
+    "name": ("三级指标", "指标名称", "具体指标"),
+    "target": ("年度指标值", "指标值", "目标值", "年度目标值", "预期指标值"),
+    "actual": ("实际完成值", "完成值", "全年实际值", "实际值"),
+    "weight": ("分值", "权重", "分数"),
+    "score": ("得分",),
+    "deviation_reason": (
+        "偏差原因分析及改进措施",
+        "偏差原因分析",
+        "偏差原因及整改措施",
+        "未完成原因分析",
+        "原因",
+        "偏差原因",
+        "偏差原因分析及改进措施说明",
+    ),
+    # Split target columns (指标性质 | 指标值 | 度量单位) are joined op+value+unit.
+    "operator": ("指标性质", "指标方向"),
+    "unit": ("度量单位", "计量单位", "单位"),
+}
+
+INDICATOR_BLOCK: SynonymTable = {
+    "indicator_block": ("绩效指标", "年度绩效指标", "项目绩效指标"),
+}
+
+# --- totals ---------------------------------------------------------------------------------
+TOTALS: SynonymTable = {
+    "total": ("总分", "合计", "总计", "综合得分", "自评总分", "得分合计"),
+    "grade": ("评分等级", "自评等级", "自评结论", "绩效等级", "等级", "评价等级"),
+}
+
+# Text after the indicator table that is not part of the record (Sichuan layout and others).
+TRAILER: SynonymTable = {
+    "trailer": (
+        "评价结论",
+        "存在问题",
+        "改进措施",
+        "主要问题",
+        "存在的问题",
+        "整改措施",
+        "问题及改进措施",
+        "存在问题及改进措施",
+        "备注",
+        "填表人",
+        "联系电话",
+        "填报日期",
+    ),
+}
+
+# Names of every table, for classifying a cell without knowing its section.
+ALL_TABLES: dict[str, SynonymTable] = {
+    "header": HEADER_FIELDS,
+    "funding_block": FUNDING_BLOCK,
+    "funding_column": FUNDING_COLUMNS,
+    "funding_row": FUNDING_ROWS,
+    "goals": GOALS,
+    "indicator_column": INDICATOR_COLUMNS,
+    "indicator_block": INDICATOR_BLOCK,
+    "totals": TOTALS,
+    "trailer": TRAILER,
+}
+
+# "(50分)", "（10 分）", "50分" at the end: a weight printed in a label.
+_WEIGHT_RE = re.compile(r"\(?(\d+(?:\.\d+)?)分\)?$")
+# Trailing decorations that do not change what a label means: "(A)", "(B/A)", "(%)", "(万元)".
+_SUFFIX_RE = re.compile(r"\((?:[A-Za-z](?:/[A-Za-z])?|%|万元|元|千元|亿元|百分比)\)$")
+_UNIT_RE = re.compile(r"\((万元|元|千元|亿元)\)")
+_PREFIX_RE = re.compile(r"^(?:其中[:：,，、]?|[一二三四五六七八九十]+[、.．]|\d+[、.．])")
+_TRAILING_PUNCT = ":：,，;；、."
+
+
+@dataclass(frozen=True, slots=True)
+class LabelKey:
+    """A label reduced for matching, with what was stripped from it."""
+
+    key: str  # NFKC, no whitespace, no prefix / suffixes / weight
+    weight: float | None  # "产出指标(50分)" → 50.0
+    unit: str | None  # "项目资金（万元）" → "万元"
+    had_prefix: bool  # "其中：当年财政拨款"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelMatch:
+    """A label matched against one synonym table."""
+
+    field: str  # the table's key: "annual_budget", "goal_expected", …
+    quality: MatchQuality
+    score: float  # 0..1, QUALITY_SCORE scaled by similarity for fuzzy matches
+    weight: float | None = None
+    unit: str | None = None
+    table: str | None = None  # which table of ALL_TABLES matched (classify_any only)
+
+
+def label_key(text: str) -> LabelKey:
+    """Reduce a printed label to its matching key."""
+    flat = normalize(text).rstrip(_TRAILING_PUNCT)
+    unit_match = _UNIT_RE.search(flat)
+    unit = unit_match.group(1) if unit_match else None
+    had_prefix = False
+    m = _PREFIX_RE.match(flat)
+    if m and len(flat) > m.end():
+        flat = flat[m.end() :]
+        had_prefix = True
+    weight: float | None = None
+    # Strip suffixes repeatedly: "执行率(B/A)(%)", "产出指标(50分)".
+    for _ in range(4):
+        before = flat
+        flat = flat.rstrip(_TRAILING_PUNCT)
+        wm = _WEIGHT_RE.search(flat)
+        if wm and wm.start() > 0 and (wm.group(0).startswith("(") or weight is None):
+            weight = float(wm.group(1))
+            flat = flat[: wm.start()]
+        sm = _SUFFIX_RE.search(flat)
+        if sm and sm.start() > 0:
+            flat = flat[: sm.start()]
+        if flat == before:
+            break
+    return LabelKey(flat, weight, unit, had_prefix)
+
+
+def _similarity(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def classify(text: str | None, table: SynonymTable, *, fuzzy: bool = True) -> LabelMatch | None:
+    """Match a printed label against one synonym table; None when nothing matches.
+
+    exact: the key equals the canonical (first) synonym; synonym: it equals another one;
+    fuzzy: similarity ≥ 0.8 to a synonym of ≥ 4 characters (a wrapped or misprinted label).
+    """
+    if not text:
+        return None
+    lk = label_key(text)
+    if not lk.key:
+        return None
+    for field, synonyms in table.items():
+        for i, syn in enumerate(synonyms):
+            if lk.key == normalize(syn):
+                quality: MatchQuality = "exact" if i == 0 else "synonym"
+                return LabelMatch(field, quality, QUALITY_SCORE[quality], lk.weight, lk.unit)
+    if not fuzzy or len(lk.key) < 4:
+        return None
+    best: tuple[float, str] | None = None
+    for field, synonyms in table.items():
+        for syn in synonyms:
+            target = normalize(syn)
+            if len(target) < 4:
+                continue
+            ratio = _similarity(lk.key, target)
+            if ratio >= 0.8 and (best is None or ratio > best[0]):
+                best = (ratio, field)
+    if best is None:
+        return None
+    return LabelMatch(best[1], "fuzzy", QUALITY_SCORE["fuzzy"] * best[0], lk.weight, lk.unit)
+
+
+def classify_any(text: str | None, *, fuzzy: bool = False) -> LabelMatch | None:
+    """Match against every table; the first exact/synonym hit in ALL_TABLES order wins.
+
+    Used to tell a label cell from a value cell, so fuzzy matching is off by default: a value
+    that merely resembles a label must stay a value.
+    """
+    for name, table in ALL_TABLES.items():
+        m = classify(text, table, fuzzy=False)
+        if m is not None:
+            return LabelMatch(m.field, m.quality, m.score, m.weight, m.unit, name)
+    if fuzzy:
+        for name, table in ALL_TABLES.items():
+            m = classify(text, table, fuzzy=True)
+            if m is not None:
+                return LabelMatch(m.field, m.quality, m.score, m.weight, m.unit, name)
+    return None
+
+
+def split_label_prefix(text: str, table: SynonymTable) -> tuple[LabelMatch, str] | None:
+    """A cell holding "label value" or "label：value" (borderless layouts often merge them).
+
+    Returns the match and the remaining value as printed (whitespace and a colon trimmed), or
+    None when the text does not start with a synonym or nothing follows it.
+    """
+    stripped = text.strip()
+    candidates = sorted(
+        ((field, i, syn) for field, syns in table.items() for i, syn in enumerate(syns)),
+        key=lambda t: -len(t[2]),
+    )
+    for field, i, syn in candidates:
+        # Walk the original text until its normalised prefix covers the synonym.
+        norm = ""
+        end = -1
+        for pos, ch in enumerate(stripped):
+            norm += normalize(ch)
+            if len(norm) >= len(syn):
+                end = pos + 1
+                break
+        if end < 0 or norm != normalize(syn):
+            continue
+        rest = stripped[end:].lstrip(" \t\u3000:：")
+        if not rest.strip():
+            return None
+        quality: MatchQuality = "exact" if i == 0 else "synonym"
+        return LabelMatch(field, quality, QUALITY_SCORE[quality]), rest.strip()
+    return None
+
+
+def funding_kind(label: str) -> FundingKind:
+    """The contract's kind of a 项目资金 row label; anything unknown is "other"."""
+    m = classify(label, FUNDING_ROWS)
+    if m is not None:
+        return cast(FundingKind, m.field)
+    key = label_key(label).key
+    # Labels printed with extra words ("其中：市级财政拨款") still say what they are.
+    for kind, needle in (
+        ("special_account", "财政专户"),
+        ("carryover", "结转"),
+        ("unit_funds", "单位资金"),
+        ("fiscal", "财政拨款"),
+        ("fiscal", "财政资金"),
+        ("fiscal", "补助"),
+        ("total", "总额"),
+        ("total", "合计"),
+    ):
+        if needle in key:
+            return cast(FundingKind, kind)
+    return "other"
+
+
+def money_unit(text: str | None) -> str | None:
+    """The money unit a block label declares: "项目资金（万元）" → "万元"."""
+    if not text:
+        return None
+    m = _UNIT_RE.search(normalize(text))
+    if m:
+        return m.group(1)
+    m = re.search(r"单位[:：](万元|元|千元|亿元)", normalize(text))
+    return m.group(1) if m else None

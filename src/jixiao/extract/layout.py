@@ -1,0 +1,874 @@
+"""The deterministic layout extractor: a FormRegion's grids and lines → FormRecord, no LLM.
+
+Values are found by *label anchoring*: a cell whose text is a known label (labels.py) says what
+the cell to its right, or the column below it, holds. Nothing here depends on coordinates of any
+renderer: only on grid structure (rows, columns, spans) and label synonyms, so that forms drawn
+by other software, with other widths and fonts, read the same.
+
+Every value carries its source cell as provenance. Cells with content that map nowhere, and
+sections that could not be found, are reported (`unplaced`, LAYOUT_UNPLACED info flags) instead
+of being guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from jixiao.contract import FieldProvenance, Flag, FormRecord, FundingRow, Indicator, RunInfo
+from jixiao.extract.base import ExtractorOptions, ExtractorOutput
+from jixiao.extract.grounding import (
+    is_empty_mark,
+    join_lines,
+    normalize,
+    parse_number,
+    strip_weight_suffix,
+)
+from jixiao.extract.labels import (
+    FUNDING_COLUMNS,
+    FUNDING_ROWS,
+    GOALS,
+    HEADER_FIELDS,
+    INDICATOR_COLUMNS,
+    TOTALS,
+    LabelMatch,
+    SynonymTable,
+    classify,
+    classify_any,
+    funding_kind,
+    money_unit,
+    split_label_prefix,
+)
+from jixiao.ingest.model import Cell, FormRegion, Grid, LayoutText, TextLine
+
+EXTRACTOR_NAME = "layout"
+UNPLACED_CODE = "LAYOUT_UNPLACED"
+
+_YEAR_PAREN_RE = re.compile(r"[(（]\s*((?:19|20)\d{2})\s*年度?\s*[)）]")
+_YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*年度")
+_TITLE_HINT = "自评表"
+_MONEY_FIELDS = ("initial_budget", "annual_budget", "executed")
+_GRADE_MAX_CHARS = (
+    6  # 优 / 良好 / 不合格 …; a long text beside 自评结论 is a conclusion, not a grade
+)
+
+
+# --- grid view ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _GridView:
+    """A grid with an occupancy matrix, so a merged cell is found from every row it covers."""
+
+    grid: Grid
+    index: int
+    occ: list[list[Cell | None]]
+
+    @classmethod
+    def of(cls, grid: Grid, index: int) -> _GridView:
+        n_rows = max([grid.n_rows, *(c.row + c.rowspan for c in grid.cells)])
+        n_cols = max([grid.n_cols, *(c.col + c.colspan for c in grid.cells)])
+        occ: list[list[Cell | None]] = [[None] * n_cols for _ in range(n_rows)]
+        for cell in sorted(grid.cells, key=lambda c: (c.row, c.col)):
+            for r in range(cell.row, cell.row + max(cell.rowspan, 1)):
+                for c in range(cell.col, cell.col + max(cell.colspan, 1)):
+                    if occ[r][c] is None:
+                        occ[r][c] = cell
+        return cls(grid, index, occ)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.occ)
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.occ[0]) if self.occ else 0
+
+    def starting(self, row: int) -> list[Cell]:
+        """Cells whose top row is `row`, left to right."""
+        return sorted((c for c in self.grid.cells if c.row == row), key=lambda c: c.col)
+
+    def covering(self, row: int) -> list[Cell]:
+        """Distinct cells covering any column of `row` (merged cells from above included)."""
+        seen: dict[str, Cell] = {}
+        for cell in self.occ[row]:
+            if cell is not None and cell.id not in seen:
+                seen[cell.id] = cell
+        return sorted(seen.values(), key=lambda c: c.col)
+
+    def at(self, row: int, col: int) -> Cell | None:
+        if 0 <= row < self.n_rows and 0 <= col < self.n_cols:
+            return self.occ[row][col]
+        return None
+
+    def right_of(self, cell: Cell) -> Cell | None:
+        """The next distinct cell to the right on the cell's top row."""
+        for col in range(cell.col + max(cell.colspan, 1), self.n_cols):
+            other = self.at(cell.row, col)
+            if other is not None and other.id != cell.id:
+                return other
+        return None
+
+    def below(self, cell: Cell) -> Cell | None:
+        """The cell under `cell` that shares the most columns with it."""
+        row = cell.row + max(cell.rowspan, 1)
+        if row >= self.n_rows:
+            return None
+        best: tuple[int, Cell] | None = None
+        for other in self.starting(row):
+            overlap = _overlap(
+                cell.col, cell.col + cell.colspan, other.col, other.col + other.colspan
+            )
+            if overlap > 0 and (best is None or overlap > best[0]):
+                best = (overlap, other)
+        return best[1] if best else None
+
+
+def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def _text(cell: Cell | None) -> str:
+    return cell.text.strip() if cell is not None else ""
+
+
+# --- column maps ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Column:
+    field: str
+    c0: int
+    c1: int
+    header: Cell
+    match: LabelMatch
+
+
+@dataclass(slots=True)
+class _ColumnMap:
+    columns: list[_Column]
+
+    def fields(self) -> set[str]:
+        return {c.field for c in self.columns}
+
+    def first_col(self, name: str) -> int | None:
+        for c in self.columns:
+            if c.field == name:
+                return c.c0
+        return None
+
+    def min_col(self) -> int:
+        return min(c.c0 for c in self.columns)
+
+    def match_of(self, name: str) -> LabelMatch | None:
+        for c in self.columns:
+            if c.field == name:
+                return c.match
+        return None
+
+    def assign(self, cells: Iterable[Cell], skip: set[str] | None = None) -> dict[str, list[Cell]]:
+        """Each data cell → the column it overlaps most (leftmost on a tie)."""
+        out: dict[str, list[Cell]] = {}
+        for cell in cells:
+            if skip and cell.id in skip:
+                continue
+            best: tuple[int, _Column] | None = None
+            for col in self.columns:
+                ov = _overlap(cell.col, cell.col + cell.colspan, col.c0, col.c1)
+                if ov > 0 and (best is None or ov > best[0]):
+                    best = (ov, col)
+            if best is not None:
+                out.setdefault(best[1].field, []).append(cell)
+        return out
+
+
+def _column_map(gv: _GridView, row: int, table: SynonymTable, fuzzy: bool) -> _ColumnMap:
+    cols: list[_Column] = []
+    for cell in gv.covering(row):
+        m = classify(cell.text, table, fuzzy=fuzzy)
+        if m is not None:
+            cols.append(_Column(m.field, cell.col, cell.col + cell.colspan, cell, m))
+    return _ColumnMap(cols)
+
+
+# --- the extractor --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Run:
+    """State of one extraction: what was used, the provenance and flags gathered so far."""
+
+    form: FormRegion
+    views: list[_GridView]
+    ruled: dict[str, bool]  # cell id → its grid is ruled
+    used: set[str] = field(default_factory=set)
+    ignored: set[str] = field(default_factory=set)
+    fields: dict[str, FieldProvenance] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+
+    def rows(self) -> Iterator[tuple[_GridView, int]]:
+        for gv in self.views:
+            for r in range(gv.n_rows):
+                yield gv, r
+
+    def all_cells(self) -> Iterator[tuple[_GridView, Cell]]:
+        for gv in self.views:
+            for cell in sorted(gv.grid.cells, key=lambda c: (c.row, c.col)):
+                yield gv, cell
+
+    def prov(
+        self,
+        path: str,
+        cells: list[Cell],
+        *,
+        label: float,
+        parse: float = 1.0,
+        inherited: bool = False,
+    ) -> None:
+        """Record where `path` came from; several cells (a value split across columns) union."""
+        if not cells:
+            return
+        first = cells[0]
+        same_page = [c for c in cells if c.page == first.page]
+        bbox = (
+            min(c.bbox[0] for c in same_page),
+            min(c.bbox[1] for c in same_page),
+            max(c.bbox[2] for c in same_page),
+            max(c.bbox[3] for c in same_page),
+        )
+        ruled = 1.0 if all(self.ruled.get(c.id, True) for c in cells) else 0.0
+        confidence = label * parse * (0.95 if inherited else 1.0) * (1.0 if ruled else 0.95)
+        self.fields[path] = FieldProvenance(
+            confidence=round(max(0.0, min(1.0, confidence)), 4),
+            page=first.page,
+            bbox=bbox,
+            source_text=join_lines([c.text for c in cells]),
+            extractor=EXTRACTOR_NAME,
+            signals={
+                "label_match": round(label, 4),
+                "parse_clean": parse,
+                "inherited": 1.0 if inherited else 0.0,
+                "ruled": ruled,
+                "cells": float(len(cells)),
+            },
+        )
+        self.used.update(c.id for c in cells)
+
+    def flag(self, message: str, fields: list[str] | None = None) -> None:
+        self.flags.append(
+            Flag(
+                code=UNPLACED_CODE,
+                severity="info",
+                origin="extraction",
+                fields=fields or [],
+                message=message,
+            )
+        )
+
+
+def _number(cells: list[Cell]) -> tuple[float | None, float]:
+    """A number from the cells of one column, with a parse-cleanliness score (1.0 = clean)."""
+    text = join_lines([c.text for c in cells])
+    if is_empty_mark(text):
+        return None, 1.0
+    value = parse_number(text)
+    if value is not None:
+        return value, 1.0
+    # A number with stray characters ("9.86分)" / "8.00 8.00" from a misaligned borderless
+    # column): not guessed; the cell stays unplaced for a reviewer.
+    return None, 0.0
+
+
+def _label_or_none(cell: Cell | None) -> LabelMatch | None:
+    return classify_any(cell.text) if cell is not None else None
+
+
+class LayoutExtractor:
+    """Label-anchored extraction from ingested grids (the Extractor protocol of base.py)."""
+
+    name = EXTRACTOR_NAME
+
+    def extract(self, form: FormRegion, layout: LayoutText, *, doc_sha256: str) -> ExtractorOutput:
+        started = time.perf_counter()
+        views = [_GridView.of(g, i) for i, g in enumerate(form.grids) if g.cells]
+        ruled = {c.id: g.ruled for g in form.grids for c in g.cells}
+        run = _Run(form, views, ruled)
+        record = FormRecord()
+        if form.kind != "project":
+            run.flag(f"form kind {form.kind!r} is not supported by the layout extractor")
+        else:
+            self._title_year(run, record)
+            self._header(run, record)
+            self._funding(run, record)
+            self._goals(run, record)
+            self._indicators(run, record)
+            self._grade(run, record)
+            self._report(run, record)
+        # Block labels ("绩效指标(90分)", "年度总体目标") structure the form; they hold no value.
+        run.used.update(c.id for _, c in run.all_cells() if _is_block(c))
+        unplaced = [
+            cell.id
+            for _, cell in run.all_cells()
+            if cell.id not in run.used and cell.id not in run.ignored and normalize(cell.text)
+        ]
+        for cell_id in unplaced:
+            cell = next(c for _, c in run.all_cells() if c.id == cell_id)
+            snippet = cell.text.strip().replace("\n", "")[:30]
+            run.flag(f"cell {cell_id} (page {cell.page}) «{snippet}» was not placed in the record")
+        stats = RunInfo(extractor=EXTRACTOR_NAME, seconds=round(time.perf_counter() - started, 4))
+        return ExtractorOutput(
+            record=record, fields=run.fields, flags=run.flags, stats=stats, unplaced=unplaced
+        )
+
+    # --- title and year -------------------------------------------------------------------
+
+    def _title_year(self, run: _Run, record: FormRecord) -> None:
+        texts: list[tuple[str, Cell | None, TextLine | None, int]] = []
+        for line, page in zip(run.form.lines, _line_pages(run.form), strict=False):
+            texts.append((line.text, None, line, page))
+        for _, cell in run.all_cells():
+            texts.append((cell.text, cell, None, cell.page))
+        for text, src_cell, src_line, page in texts:
+            flat = normalize(text)
+            if record.title is None and _TITLE_HINT in flat and len(flat) < 40:
+                record.title = text.strip()
+                _line_or_cell_prov(run, "title", src_cell, src_line, page)
+            if record.year is None:
+                m = _YEAR_PAREN_RE.search(text) or _YEAR_RE.search(text)
+                if m and (len(flat) <= 12 or _TITLE_HINT in flat):
+                    record.year = int(m.group(1))
+                    _line_or_cell_prov(run, "year", src_cell, src_line, page)
+        if record.title is None and run.form.title and _TITLE_HINT in run.form.title:
+            # Segmentation found the title but did not hand over its line: no bbox to cite.
+            record.title = run.form.title.strip()
+
+    # --- header ---------------------------------------------------------------------------
+
+    def _header(self, run: _Run, record: FormRecord) -> None:
+        for gv, cell in run.all_cells():
+            m = classify(cell.text, HEADER_FIELDS, fuzzy=False)
+            split = None
+            if m is None:
+                split = split_label_prefix(cell.text, HEADER_FIELDS)
+                if split is None:
+                    continue
+            if m is not None:
+                if getattr(record, m.field) is not None:
+                    continue
+                value_cell = gv.right_of(cell)
+                run.used.add(cell.id)
+                if value_cell is None or _label_or_none(value_cell) is not None:
+                    continue
+                value = _text(value_cell)
+                if value:
+                    setattr(record, m.field, value)
+                    run.prov(m.field, [value_cell], label=m.score)
+                else:
+                    run.used.add(value_cell.id)
+            elif split is not None:
+                sm, value = split
+                if getattr(record, sm.field) is None:
+                    setattr(record, sm.field, value)
+                    run.prov(sm.field, [cell], label=sm.score * 0.95)
+        # Free-text lines "项目名称：…" outside any grid.
+        for line, page in zip(run.form.lines, _line_pages(run.form), strict=False):
+            split = split_label_prefix(line.text, HEADER_FIELDS)
+            if split is not None and getattr(record, split[0].field) is None:
+                setattr(record, split[0].field, split[1])
+                _line_prov(run, split[0].field, line, page, split[0].score * 0.9)
+
+    # --- 项目资金 ---------------------------------------------------------------------------
+
+    def _funding(self, run: _Run, record: FormRecord) -> None:
+        header = self._find_header(run, FUNDING_COLUMNS, _MONEY_FIELDS, min_fields=3)
+        if header is None:
+            run.flag(
+                "no 项目资金 table header (年初预算数 / 全年预算数 / 全年执行数) found", ["funding"]
+            )
+            return
+        gv, hrow, cmap = header
+        run.used.update(c.header.id for c in cmap.columns)
+        record.funding_unit = self._funding_unit(run, gv, hrow, cmap)
+        first_value_col = cmap.min_col()
+        for r in range(hrow + 1, gv.n_rows):
+            row_cells = gv.starting(r)
+            if any(_stops_funding(c) for c in gv.covering(r)):
+                break
+            label_cells = [c for c in row_cells if c.col + c.colspan <= first_value_col]
+            value_cells = [c for c in row_cells if c.col + c.colspan > first_value_col]
+            label_cell = next(
+                (c for c in reversed(label_cells) if normalize(c.text) and not _is_block(c)), None
+            )
+            by_field = cmap.assign(value_cells)
+            has_number = any(
+                parse_number(join_lines([c.text for c in by_field.get(f, [])])) is not None
+                for f in _MONEY_FIELDS
+            )
+            row_match = classify(label_cell.text, FUNDING_ROWS) if label_cell else None
+            if row_match is None and not has_number:
+                if label_cell is None and not any(normalize(c.text) for c in value_cells):
+                    continue  # a blank spacer row
+                break
+            i = len(record.funding)
+            label = label_cell.text.strip() if label_cell else ""
+            row = FundingRow(label=label, kind=funding_kind(label) if label else "other")
+            label_score = row_match.score if row_match else 0.6
+            if label_cell is not None:
+                run.prov(f"funding[{i}].label", [label_cell], label=label_score)
+                run.prov(f"funding[{i}].kind", [label_cell], label=label_score)
+            else:
+                run.flag(f"funding row {i + 1} has numbers but no label", [f"funding[{i}]"])
+            for name, cells in by_field.items():
+                if name == "reason":
+                    run.ignored.update(c.id for c in cells)
+                    continue
+                value, clean = _number(cells)
+                col_match = cmap.match_of(name)
+                setattr(row, name, value)
+                if value is not None:
+                    run.prov(
+                        f"funding[{i}].{name}",
+                        cells,
+                        label=min(label_score, col_match.score if col_match else 0.6),
+                        parse=clean,
+                    )
+                elif clean == 1.0:
+                    run.used.update(c.id for c in cells)  # a printed "-": placed as null
+            record.funding.append(row)
+        if not record.funding:
+            run.flag("项目资金 header found but no funding rows under it", ["funding"])
+
+    def _funding_unit(self, run: _Run, gv: _GridView, hrow: int, cmap: _ColumnMap) -> str | None:
+        # The block label beside the header ("项目资金（万元）", possibly a tall merged cell),
+        # then the column headers ("年初预算数（万元）"), then any line ("单位：万元").
+        candidates = [c for c in gv.covering(hrow) if c.col < cmap.min_col()]
+        candidates += [c.header for c in cmap.columns]
+        if hrow > 0:
+            candidates += gv.covering(hrow - 1)
+        for cell in candidates:
+            unit = money_unit(cell.text)
+            if unit:
+                if _is_block(cell):
+                    run.prov("funding_unit", [cell], label=1.0)
+                else:
+                    run.prov("funding_unit", [cell], label=0.9)
+                    run.used.add(cell.id)
+                return unit
+        for cell in candidates:
+            if _is_block(cell):
+                run.used.add(cell.id)
+        for _, cell in run.all_cells():
+            if _is_block(cell) and money_unit(cell.text):
+                run.prov("funding_unit", [cell], label=0.9)
+                return money_unit(cell.text)
+        for line, page in zip(run.form.lines, _line_pages(run.form), strict=False):
+            unit = money_unit(line.text)
+            if unit:
+                _line_prov(run, "funding_unit", line, page, 0.85)
+                return unit
+        return None
+
+    def _find_header(
+        self,
+        run: _Run,
+        table: SynonymTable,
+        required_any: tuple[str, ...],
+        min_fields: int,
+        start: tuple[int, int] | None = None,
+    ) -> tuple[_GridView, int, _ColumnMap] | None:
+        """The first row (from `start`) whose cells name ≥ min_fields columns of `table`."""
+        for gv, r in run.rows():
+            if start is not None and (gv.index, r) < start:
+                continue
+            cmap = _column_map(gv, r, table, fuzzy=True)
+            names = cmap.fields()
+            # Header cells must start in this row (merged headers from above may join them).
+            if (
+                len(names) >= min_fields
+                and names.intersection(required_any)
+                and any(c.header.row == r for c in cmap.columns)
+            ):
+                return gv, r, cmap
+        return None
+
+    # --- 年度总体目标 -------------------------------------------------------------------------
+
+    def _goals(self, run: _Run, record: FormRecord) -> None:
+        for gv, cell in run.all_cells():
+            m = classify(cell.text, GOALS, fuzzy=False)
+            if m is None:
+                continue
+            run.used.add(cell.id)
+            if m.field == "goal_block" or getattr(record, m.field) is not None:
+                continue
+            value_cell = gv.right_of(cell)
+            if (
+                value_cell is None
+                or _label_or_none(value_cell) is not None
+                or not _text(value_cell)
+            ):
+                value_cell = gv.below(cell)
+            if value_cell is None or _label_or_none(value_cell) is not None:
+                continue
+            value = join_lines(value_cell.text.splitlines())
+            if value:
+                setattr(record, m.field, value)
+                run.prov(m.field, [value_cell], label=m.score)
+
+    # --- 绩效指标 ---------------------------------------------------------------------------
+
+    def _indicators(self, run: _Run, record: FormRecord) -> None:
+        header = self._find_header(run, INDICATOR_COLUMNS, ("name", "level1"), min_fields=4)
+        if header is None:
+            run.flag(
+                "no 绩效指标 table header (一级指标 / 三级指标 / 分值 …) found", ["indicators"]
+            )
+            return
+        gv, hrow, cmap = header
+        cmap, first_data = _merge_subheader(gv, hrow, cmap)
+        run.used.update(c.header.id for c in cmap.columns)
+        level1: tuple[str | None, Cell | None] = (None, None)
+        level2: tuple[str | None, Cell | None] = (None, None)
+        views = run.views[gv.index :]
+        for vi, view in enumerate(views):
+            start = first_data if vi == 0 else 0
+            if vi > 0:
+                # A table continued in a separate grid: re-read its header if it repeats one,
+                # otherwise it must have the same columns to reuse the map.
+                again = _column_map(view, 0, INDICATOR_COLUMNS, fuzzy=True)
+                if len(again.fields()) >= 4 and again.fields().intersection({"name", "level1"}):
+                    cmap, start = _merge_subheader(view, 0, again)
+                    run.used.update(c.header.id for c in cmap.columns)
+                elif view.n_cols != views[vi - 1].n_cols:
+                    break
+            stop = False
+            for r in range(start, view.n_rows):
+                outcome = self._indicator_row(run, record, view, r, cmap, level1, level2)
+                if outcome is None:
+                    stop = True
+                    break
+                level1, level2 = outcome
+            if stop:
+                break
+        if record.total_score is None:
+            self._total_fallback(run, record, later=run.views[gv.index + 1 :])
+        if not record.indicators:
+            run.flag("绩效指标 header found but no indicator rows under it", ["indicators"])
+
+    def _indicator_row(
+        self,
+        run: _Run,
+        record: FormRecord,
+        gv: _GridView,
+        r: int,
+        cmap: _ColumnMap,
+        level1: tuple[str | None, Cell | None],
+        level2: tuple[str | None, Cell | None],
+    ) -> tuple[tuple[str | None, Cell | None], tuple[str | None, Cell | None]] | None:
+        """Read one row; returns the levels to inherit, or None when the table has ended."""
+        covering = gv.covering(r)
+        labels = {c.id: classify_any(c.text) for c in covering if c.row == r}
+        kinds = {(m.table, m.field) for m in labels.values() if m is not None}
+        if any(t == "trailer" for t, _ in kinds):
+            # 评价结论 / 存在问题 …: not part of the record, nor is anything after it.
+            for rest in range(r, gv.n_rows):
+                run.ignored.update(c.id for c in gv.starting(rest))
+            return None
+        if ("totals", "grade") in kinds and ("totals", "total") not in kinds:
+            return level1, level2  # handled by _grade
+        if ("totals", "total") in kinds:
+            self._total_row(run, record, gv, r, cmap, labels)
+            return level1, level2
+        starting = gv.starting(r)
+        by_field = cmap.assign(starting)
+        name_cells = by_field.get("name", [])
+        name = join_lines([c.text for c in name_cells])
+        value_fields = ("target", "actual", "weight", "score", "operator", "unit")
+        has_values = any(normalize(c.text) for f in value_fields for c in by_field.get(f, []))
+        lvl1_new = _level_cell(gv, r, cmap.first_col("level1"))
+        lvl2_new = _level_cell(gv, r, cmap.first_col("level2"))
+        if not name:
+            if record.indicators and has_values and not _has_text(by_field, ("target", "actual")):
+                # "100 | 94.46" under 分值 | 得分 with no label: the total row.
+                self._total_row(run, record, gv, r, cmap, labels)
+                return level1, level2
+            if not has_values:
+                # A row holding only a level label (a level printed on its own row) sets it.
+                if lvl1_new is not None and lvl1_new.row == r and normalize(lvl1_new.text):
+                    level1 = (strip_weight_suffix(lvl1_new.text.strip()), lvl1_new)
+                    run.used.add(lvl1_new.id)
+                return level1, level2
+        # Level labels: the covering cell (merged down) or, when blank (a page break), inherit.
+        inherited1 = inherited2 = True
+        if lvl1_new is not None and normalize(lvl1_new.text):
+            text1 = strip_weight_suffix(lvl1_new.text.strip())
+            inherited1 = lvl1_new.row != r
+            changed1 = text1 != level1[0]
+            level1 = (text1, lvl1_new)
+        else:
+            changed1 = False
+        if (
+            lvl2_new is not None
+            and normalize(lvl2_new.text)
+            and (lvl1_new is None or lvl2_new.id != lvl1_new.id)
+        ):
+            level2 = (lvl2_new.text.strip(), lvl2_new)
+            inherited2 = lvl2_new.row != r
+        elif lvl2_new is not None and lvl1_new is not None and lvl2_new.id == lvl1_new.id:
+            level2 = (None, None)  # one merged level cell: this layout has no 二级 here
+        elif changed1:
+            level2 = (None, None)  # a new 一级 with a blank 二级 does not inherit the old one
+        i = len(record.indicators)
+        target = _joined_target(by_field)
+        actual_cells = by_field.get("actual", [])
+        actual = join_lines([c.text for c in actual_cells]) or None
+        weight, weight_clean = _number(by_field.get("weight", []))
+        score, score_clean = _number(by_field.get("score", []))
+        reason_cells = by_field.get("deviation_reason", [])
+        reason = join_lines([c.text for c in reason_cells]) or None
+        indicator = Indicator(
+            level1=level1[0],
+            level2=level2[0],
+            name=name,
+            target_text=target[0],
+            actual_text=actual,
+            weight=weight,
+            score=score,
+            deviation_reason=reason,
+        )
+        record.indicators.append(indicator)
+
+        def label(col: str) -> float:
+            m = cmap.match_of(col)
+            return m.score if m else 0.6
+
+        p = f"indicators[{i}]"
+        if level1[1] is not None and level1[0]:
+            run.prov(f"{p}.level1", [level1[1]], label=label("level1"), inherited=inherited1)
+        if level2[1] is not None and level2[0]:
+            run.prov(f"{p}.level2", [level2[1]], label=label("level2"), inherited=inherited2)
+        run.prov(f"{p}.name", name_cells, label=label("name"))
+        if target[0] is not None:
+            run.prov(f"{p}.target_text", target[1], label=label("target"))
+        if actual is not None:
+            run.prov(f"{p}.actual_text", actual_cells, label=label("actual"))
+        for col, value, clean in (("weight", weight, weight_clean), ("score", score, score_clean)):
+            cells = by_field.get(col, [])
+            if value is not None:
+                run.prov(f"{p}.{col}", cells, label=label(col), parse=clean)
+            elif clean == 1.0:
+                run.used.update(c.id for c in cells)
+        if reason is not None:
+            run.prov(f"{p}.deviation_reason", reason_cells, label=label("deviation_reason"))
+        return level1, level2
+
+    def _total_row(
+        self,
+        run: _Run,
+        record: FormRecord,
+        gv: _GridView,
+        r: int,
+        cmap: _ColumnMap,
+        labels: dict[str, LabelMatch | None],
+    ) -> None:
+        label_ids = {cid for cid, m in labels.items() if m is not None}
+        run.used.update(label_ids)
+        by_field = cmap.assign(gv.starting(r), skip=label_ids)
+        total_match = next((m for m in labels.values() if m is not None), None)
+        label_score = total_match.score if total_match else 0.7
+        weight, wc = _number(by_field.get("weight", []))
+        score, sc = _number(by_field.get("score", []))
+        if weight is None and score is None:
+            # Numbers not under the 分值 / 得分 columns (a merged total row): take them in order.
+            numbers = [
+                (parse_number(c.text), c)
+                for c in gv.starting(r)
+                if c.id not in label_ids and parse_number(c.text) is not None
+            ]
+            if len(numbers) == 2:
+                (weight, wcell), (score, scell) = numbers
+                run.prov("total_weight", [wcell], label=label_score * 0.9)
+                run.prov("total_score", [scell], label=label_score * 0.9)
+            elif len(numbers) == 1:
+                score, scell = numbers[0]
+                run.prov("total_score", [scell], label=label_score * 0.9)
+        else:
+            if weight is not None:
+                run.prov("total_weight", by_field["weight"], label=label_score, parse=wc)
+            if score is not None:
+                run.prov("total_score", by_field["score"], label=label_score, parse=sc)
+        if record.total_score is None:
+            record.total_weight = weight
+            record.total_score = score
+
+    def _total_fallback(self, run: _Run, record: FormRecord, later: list[_GridView]) -> None:
+        """总分 outside the indicator grid (a separately drawn block): numbers right of its label,
+        or, with no label, a row of one or two bare numbers right after the table."""
+        for gv, cell in run.all_cells():
+            m = classify(cell.text, TOTALS, fuzzy=False)
+            if m is None or m.field != "total" or cell.id in run.used:
+                continue
+            run.used.add(cell.id)
+            cells = [c for c in gv.starting(cell.row) if c.col > cell.col and normalize(c.text)]
+            if self._bare_total(run, record, cells, m.score):
+                return
+        for gv in later:
+            for r in range(gv.n_rows):
+                cells = [c for c in gv.starting(r) if normalize(c.text)]
+                if cells:
+                    self._bare_total(run, record, cells, 0.7)
+                    return
+
+    def _bare_total(
+        self, run: _Run, record: FormRecord, cells: list[Cell], label_score: float
+    ) -> bool:
+        numbers = [(parse_number(c.text), c) for c in cells]
+        if not numbers or len(numbers) > 2 or any(v is None for v, _ in numbers):
+            return False
+        if len(numbers) == 2:
+            (record.total_weight, wcell), (record.total_score, scell) = numbers
+            run.prov("total_weight", [wcell], label=label_score * 0.9)
+        else:
+            record.total_score, scell = numbers[0]
+        run.prov("total_score", [scell], label=label_score * 0.9)
+        return True
+
+    # --- grade ----------------------------------------------------------------------------
+
+    def _grade(self, run: _Run, record: FormRecord) -> None:
+        for gv, cell in run.all_cells():
+            m = classify(cell.text, TOTALS, fuzzy=False)
+            if m is not None and m.field == "grade":
+                run.used.add(cell.id)
+                value_cell = gv.right_of(cell) or gv.below(cell)
+                value = _text(value_cell)
+                if value_cell is not None and value and len(normalize(value)) <= _GRADE_MAX_CHARS:
+                    record.grade = value
+                    run.prov("grade", [value_cell], label=m.score)
+                    return
+                continue
+            split = split_label_prefix(cell.text, {"grade": TOTALS["grade"]})
+            if split is not None and len(normalize(split[1])) <= _GRADE_MAX_CHARS:
+                record.grade = split[1]
+                run.prov("grade", [cell], label=split[0].score * 0.95)
+                return
+        for line, page in zip(run.form.lines, _line_pages(run.form), strict=False):
+            split = split_label_prefix(line.text, {"grade": TOTALS["grade"]})
+            if split is not None and len(normalize(split[1])) <= _GRADE_MAX_CHARS:
+                record.grade = split[1]
+                _line_prov(run, "grade", line, page, split[0].score * 0.9)
+                return
+
+    # --- missing sections -----------------------------------------------------------------
+
+    def _report(self, run: _Run, record: FormRecord) -> None:
+        for name in ("project_name", "goal_expected", "goal_actual", "total_score"):
+            if getattr(record, name) is None:
+                run.flag(f"{name} not found by its label", [name])
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _line_pages(form: FormRegion) -> list[int]:
+    if len(form.line_pages) == len(form.lines):
+        return form.line_pages
+    default = form.pages[0] if form.pages else 1
+    return [default] * len(form.lines)
+
+
+def _line_prov(run: _Run, path: str, line: TextLine, page: int, label: float) -> None:
+    run.fields[path] = FieldProvenance(
+        confidence=round(max(0.0, min(1.0, label)), 4),
+        page=max(page, 1),
+        bbox=line.bbox,
+        source_text=line.text.strip(),
+        extractor=EXTRACTOR_NAME,
+        signals={"label_match": round(label, 4), "parse_clean": 1.0, "free_text": 1.0},
+    )
+
+
+def _line_or_cell_prov(
+    run: _Run, path: str, cell: Cell | None, line: TextLine | None, page: int
+) -> None:
+    if cell is not None:
+        run.prov(path, [cell], label=1.0)
+    elif line is not None:
+        _line_prov(run, path, line, page, 1.0)
+
+
+def _is_block(cell: Cell) -> bool:
+    """A block label ("项目资金（万元）", "年度总体目标", "绩效指标(90分)")."""
+    m = classify_any(cell.text)
+    if m is None:
+        return False
+    return m.table in ("funding_block", "indicator_block") or m.field == "goal_block"
+
+
+def _stops_funding(cell: Cell) -> bool:
+    m = classify_any(cell.text)
+    return m is not None and m.table in ("goals", "indicator_column", "indicator_block", "totals")
+
+
+def _level_cell(gv: _GridView, r: int, col: int | None) -> Cell | None:
+    return gv.at(r, col) if col is not None else None
+
+
+def _has_text(by_field: dict[str, list[Cell]], names: tuple[str, ...]) -> bool:
+    return any(normalize(c.text) for n in names for c in by_field.get(n, []))
+
+
+def _joined_target(by_field: dict[str, list[Cell]]) -> tuple[str | None, list[Cell]]:
+    """年度指标值, or 指标性质 + 指标值 + 度量单位 joined with no spaces (contract §1)."""
+    parts: list[str] = []
+    cells: list[Cell] = []
+    for name in ("operator", "target", "unit"):
+        for cell in by_field.get(name, []):
+            text = join_lines(cell.text.splitlines())
+            if text:
+                parts.append(text)
+                cells.append(cell)
+            elif name != "target":
+                cells.append(cell)
+    if not parts:
+        return None, by_field.get("target", [])
+    return "".join(parts), cells
+
+
+def _merge_subheader(gv: _GridView, hrow: int, cmap: _ColumnMap) -> tuple[_ColumnMap, int]:
+    """A two-row header (年度指标值 over 指标性质 | 指标值 | 度量单位): sub-labels refine columns.
+
+    Returns the refined map and the first data row.
+    """
+    header_bottom = max(c.header.row + c.header.rowspan for c in cmap.columns)
+    first_data = max(hrow + 1, header_bottom)
+    nxt = hrow + 1
+    if nxt >= gv.n_rows:
+        return cmap, first_data
+    sub = [
+        (c, classify(c.text, INDICATOR_COLUMNS, fuzzy=True))
+        for c in gv.starting(nxt)
+        if normalize(c.text)
+    ]
+    matched = [(c, m) for c, m in sub if m is not None]
+    if len(matched) < 2 or len(matched) < len(sub):
+        return cmap, first_data
+    columns = [
+        col
+        for col in cmap.columns
+        if not any(_overlap(col.c0, col.c1, c.col, c.col + c.colspan) for c, _ in matched)
+    ]
+    for c, m in matched:
+        columns.append(_Column(m.field, c.col, c.col + c.colspan, c, m))
+    columns.sort(key=lambda col: col.c0)
+    return _ColumnMap(columns), max(first_data, nxt + 1)
+
+
+def open_layout_extractor(options: ExtractorOptions | None = None) -> LayoutExtractor:
+    """Factory for base.open_extractor("layout"); the layout extractor takes no options."""
+    return LayoutExtractor()
+
+
+__all__ = ["EXTRACTOR_NAME", "UNPLACED_CODE", "LayoutExtractor", "open_layout_extractor"]
