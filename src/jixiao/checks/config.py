@@ -48,9 +48,12 @@ class CheckConfig(BaseModel):
         0.01, ge=0, description="R3/R8: |Σ parts − whole| allowed beyond the rounding of the parts."
     )
     proportional_tolerance: float = Field(
-        0.1,
+        0.01,
         ge=0,
-        description="R4/R5: |s − w·B/A| allowed (forms round proportional scores to 0.1 or 0.5).",
+        description=(
+            "R4/R5: |s − w·B/A| allowed beyond rounding/truncation to the printed decimals. "
+            "The gold forms count 5.50 for 8×54/80 = 5.40 as a finding, so no rounding to 0.5."
+        ),
     )
     overachievement_ratio: float = Field(
         1.3, gt=1.0, description="R12: B ≥ ratio·A needs a reason."
@@ -67,10 +70,10 @@ class CheckConfig(BaseModel):
         description="R6: s/w range per level (达成 / 部分达成 / 未达成).",
     )
     partial_upper_inclusive: bool = Field(
-        True,
+        False,
         description=(
-            "R6: whether 部分达成 may score exactly 0.8·w. The spec writes [0.6w, 0.8w); the seed "
-            "forms give 8.00 of 10 to 部分达成 three times, so the edge is accepted by default."
+            "R6: whether 部分达成 may score exactly 0.8·w. The spec writes [0.6w, 0.8w), and the "
+            "gold flags 8.00 of 10 on 部分达成; True for systems scoring the edge inclusively."
         ),
     )
     weight_split: dict[str, float] = Field(

@@ -733,9 +733,9 @@ def check_overachievement(ctx: Context) -> list[Flag]:
                 "info",
                 "R12",
                 [
+                    f"indicators[{row.index}].deviation_reason",
                     f"indicators[{row.index}].actual_text",
                     f"indicators[{row.index}].target_text",
-                    f"indicators[{row.index}].deviation_reason",
                 ],
                 f"“{ind.name}”实际完成值 {_f(b)} 达到指标值 {_f(a)} 的 {_f(b / a)} 倍，"
                 "宜说明原因（指标值是否偏低）",
