@@ -1,0 +1,37 @@
+"""`borderless`: the central layout with no ruling lines at all; columns are aligned by position
+only, with generous whitespace between columns and rows. Wrapped cells still wrap."""
+
+from __future__ import annotations
+
+import random
+
+import pymupdf
+
+from jixiao.contract import FormRecord
+from jixiao.corpus.render.blocks import central_labels, draw_central_form, page_policy
+from jixiao.corpus.render.draw import Flow, new_document, seeded_style
+
+PageRange = tuple[int, int]
+
+
+def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[PageRange]]:
+    rng = random.Random(f"borderless:{seed}")
+    style = seeded_style(rng, ruled=False, pad_range=(4.5, 7.5), font_range=(8.0, 10.0))
+    flow = Flow(new_document(), style)
+    repeat_header = page_policy(rng, rng.choice([0.0, 1.0]))
+    repeat_label = page_policy(rng, 0.5)
+    pages: list[PageRange] = []
+    for record in forms:
+        flow.new_page()
+        first = flow.page_number
+        draw_central_form(
+            flow,
+            record,
+            central_labels(rng),
+            rng,
+            repeat_header=repeat_header,
+            label_on_continuation=repeat_label,
+        )
+        pages.append((first, flow.page_number))
+    flow.finish()
+    return flow.doc, pages
