@@ -96,6 +96,8 @@ class Grid:
     n_cols: int
     cells: list[Cell] = field(default_factory=list)
     ruled: bool = True  # False: borderless, columns inferred from text alignment
+    col_bounds: list[float] = field(default_factory=list)  # x of the column boundaries
+    page_bboxes: dict[int, BBox] = field(default_factory=dict)  # the grid's box on each page
 
     def row_cells(self, row: int) -> list[Cell]:
         return sorted((c for c in self.cells if c.row == row), key=lambda c: c.col)

@@ -1,0 +1,469 @@
+"""Tables as grids of cells, from ruling lines or (borderless) from text alignment alone.
+
+Ruled: rulings that touch form one table; their distinct x / y positions give an elementary
+grid; two neighbouring elementary cells are one merged cell when no ruling separates them.
+Borderless: column separators are the x-gaps between text pieces on one baseline; logical rows
+are runs of baselines closer together than the gaps between rows.
+A table that ends at the foot of a page and one that starts at the top of the next, with the
+same column boundaries, are one logical grid (a repeated header row is dropped).
+
+Cell ids here are provisional ("c<n>" in grid order); segment.py renumbers them per form.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+
+from jixiao.ingest.model import BBox, Cell, Grid, PageLayout, Ruling, TextLine
+
+SNAP = 2.0  # rulings within this many points are one grid line
+COVER = 0.6  # a ruling separates two cells if it covers this share of their common edge
+MIN_CELL = 3.0  # elementary rows/cols thinner than this are drawing noise
+MATCH_X = 3.0  # column boundaries of a continued table match within this many points
+# Page furniture that may sit between a table's end and the page's foot (or above a continued
+# table): page numbers like "- 3 -", "第 3 页 共 9 页", "3/9".
+_FURNITURE = re.compile(r"^[\s\-—–_第页共/\d.·()（）]*$")
+_LATIN_DIGIT = re.compile(r"[A-Za-z0-9]")
+
+
+def join_text(parts: Iterable[str]) -> str:
+    """Join wrapped pieces of one cell: CJK and punctuation with no space, a single space only
+    between two Latin/digit tokens (the output contract's rule)."""
+    out = ""
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if out and _LATIN_DIGIT.match(out[-1]) and _LATIN_DIGIT.match(part[0]):
+            out += " "
+        out += part
+    return out
+
+
+def cell_text(lines: list[TextLine]) -> str:
+    """Text of one cell from its lines: grouped into visual lines top to bottom, each left to
+    right, then joined."""
+    if not lines:
+        return ""
+    ordered = sorted(lines, key=lambda ln: (ln.bbox[1] + ln.bbox[3]) / 2)
+    visual: list[list[TextLine]] = [[ordered[0]]]
+    for line in ordered[1:]:
+        prev = visual[-1][-1]
+        height = max(1.0, prev.bbox[3] - prev.bbox[1])
+        if (
+            abs((line.bbox[1] + line.bbox[3]) / 2 - (prev.bbox[1] + prev.bbox[3]) / 2)
+            < 0.5 * height
+        ):
+            visual[-1].append(line)
+        else:
+            visual.append([line])
+    return join_text(ln.text for group in visual for ln in sorted(group, key=lambda t: t.bbox[0]))
+
+
+def _center(bbox: BBox) -> tuple[float, float]:
+    return (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
+
+
+def _cluster(values: list[float], tol: float) -> list[float]:
+    """Sorted cluster means of values that lie within tol of their neighbour."""
+    if not values:
+        return []
+    values = sorted(values)
+    groups: list[list[float]] = [[values[0]]]
+    for v in values[1:]:
+        if v - groups[-1][-1] <= tol:
+            groups[-1].append(v)
+        else:
+            groups.append([v])
+    return [sum(g) / len(g) for g in groups]
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _ruling_components(rulings: list[Ruling]) -> list[list[Ruling]]:
+    """Groups of rulings connected by crossings or touching ends."""
+    hs = [r for r in rulings if r.horizontal]
+    vs = [r for r in rulings if not r.horizontal]
+    uf = _UnionFind(len(hs) + len(vs))
+    for i, h in enumerate(hs):
+        for j, v in enumerate(vs):
+            if h.x0 - SNAP <= v.x0 <= h.x1 + SNAP and v.y0 - SNAP <= h.y0 <= v.y1 + SNAP:
+                uf.union(i, len(hs) + j)
+    groups: dict[int, list[Ruling]] = defaultdict(list)
+    for i, r in enumerate(hs + vs):
+        groups[uf.find(i)].append(r)
+    return list(groups.values())
+
+
+def _covered(segments: list[tuple[float, float]], lo: float, hi: float) -> bool:
+    need = (hi - lo) * COVER
+    total = 0.0
+    for a, b in segments:
+        total += max(0.0, min(b, hi) - max(a, lo))
+    return total >= need
+
+
+def _ruled_grid(
+    page: PageLayout, rulings: list[Ruling], lines: list[TextLine], used: set[int]
+) -> Grid | None:
+    hs = [r for r in rulings if r.horizontal]
+    vs = [r for r in rulings if not r.horizontal]
+    if len(hs) < 2 or len(vs) < 2:
+        return None
+    ys = _cluster([h.y0 for h in hs], SNAP)
+    xs = _cluster([v.x0 for v in vs], SNAP)
+    # Tables open at the sides or bottom: the other rulings' extent closes them.
+    min_x, max_x = min(h.x0 for h in hs), max(h.x1 for h in hs)
+    min_y, max_y = min(v.y0 for v in vs), max(v.y1 for v in vs)
+    if min_x < xs[0] - MIN_CELL:
+        xs.insert(0, min_x)
+    if max_x > xs[-1] + MIN_CELL:
+        xs.append(max_x)
+    if min_y < ys[0] - MIN_CELL:
+        ys.insert(0, min_y)
+    if max_y > ys[-1] + MIN_CELL:
+        ys.append(max_y)
+    n_rows, n_cols = len(ys) - 1, len(xs) - 1
+    if n_rows < 1 or n_cols < 1:
+        return None
+    # Segments on each grid line.
+    v_at: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    h_at: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for v in vs:
+        v_at[_nearest(xs, v.x0)].append((v.y0, v.y1))
+    for h in hs:
+        h_at[_nearest(ys, h.y0)].append((h.x0, h.x1))
+    uf = _UnionFind(n_rows * n_cols)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if c + 1 < n_cols and not _covered(v_at[c + 1], ys[r], ys[r + 1]):
+                uf.union(r * n_cols + c, r * n_cols + c + 1)
+            if r + 1 < n_rows and not _covered(h_at[r + 1], xs[c], xs[c + 1]):
+                uf.union(r * n_cols + c, (r + 1) * n_cols + c)
+    extent: dict[int, list[int]] = {}
+    for r in range(n_rows):
+        for c in range(n_cols):
+            root = uf.find(r * n_cols + c)
+            e = extent.setdefault(root, [r, c, r, c])
+            e[0], e[1] = min(e[0], r), min(e[1], c)
+            e[2], e[3] = max(e[2], r), max(e[3], c)
+    # Text lines into cells, by their centre.
+    content: dict[int, list[TextLine]] = defaultdict(list)
+    for k, line in enumerate(lines):
+        if k in used:
+            continue
+        cx, cy = _center(line.bbox)
+        if not (xs[0] <= cx <= xs[-1] and ys[0] <= cy <= ys[-1]):
+            continue
+        c = min(bisect_right(xs, cx) - 1, n_cols - 1)
+        r = min(bisect_right(ys, cy) - 1, n_rows - 1)
+        content[uf.find(r * n_cols + c)].append(line)
+        used.add(k)
+    cells: list[Cell] = []
+    for root, (r0, c0, r1, c1) in sorted(extent.items(), key=lambda kv: (kv[1][0], kv[1][1])):
+        cells.append(
+            Cell(
+                id="",
+                row=r0,
+                col=c0,
+                rowspan=r1 - r0 + 1,
+                colspan=c1 - c0 + 1,
+                page=page.number,
+                bbox=(xs[c0], ys[r0], xs[c1 + 1], ys[r1 + 1]),
+                text=cell_text(content.get(root, [])),
+            )
+        )
+    return Grid(
+        id="",
+        pages=[page.number],
+        n_rows=n_rows,
+        n_cols=n_cols,
+        cells=cells,
+        ruled=True,
+        col_bounds=list(xs),
+        page_bboxes={page.number: (xs[0], ys[0], xs[-1], ys[-1])},
+    )
+
+
+def _visual_rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Lines sharing a baseline band, top to bottom, each left to right."""
+    rows: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda ln: (ln.bbox[1] + ln.bbox[3]) / 2):
+        cy = (line.bbox[1] + line.bbox[3]) / 2
+        if rows:
+            last = rows[-1]
+            ly0 = min(ln.bbox[1] for ln in last)
+            ly1 = max(ln.bbox[3] for ln in last)
+            if ly0 <= cy <= ly1:
+                last.append(line)
+                continue
+        rows.append([line])
+    for row in rows:
+        row.sort(key=lambda ln: ln.bbox[0])
+    return rows
+
+
+def _borderless_grids(page: PageLayout, lines: list[TextLine]) -> list[Grid]:
+    """Tables aligned by whitespace only: blocks of baselines with several text pieces."""
+    rows = _visual_rows(lines)
+    grids: list[Grid] = []
+    block: list[list[TextLine]] = []
+
+    def flush() -> None:
+        if sum(1 for r in block if len(r) >= 2) >= 2:
+            grid = _borderless_grid(page, block)
+            if grid is not None:
+                grids.append(grid)
+        block.clear()
+
+    for row in rows:
+        size = statistics.median(ln.bbox[3] - ln.bbox[1] for ln in row)
+        if block:
+            prev_bottom = max(ln.bbox[3] for ln in block[-1])
+            top = min(ln.bbox[1] for ln in row)
+            if top - prev_bottom > 2.5 * size:
+                flush()
+        if len(row) >= 2 or block:
+            block.append(row)
+        # A lone line after the table (and far from it) ends it; handled by the gap test above.
+    flush()
+    # Single-piece rows at the end of a block that are not near the table are trimmed in
+    # _borderless_grid (they become free text when the grid ignores them).
+    return grids
+
+
+def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | None:
+    # Trim leading/trailing single-piece rows: titles and notes around the table.
+    while block and len(block[-1]) < 2:
+        block.pop()
+    while block and len(block[0]) < 2:
+        block.pop(0)
+    if len(block) < 2:
+        return None
+    # Column separators: gaps between neighbouring pieces on one baseline; gaps of different
+    # rows that overlap are one separator (placed in their common part).
+    gaps: list[tuple[float, float]] = []
+    for row in block:
+        for a, b in itertools.pairwise(row):
+            if b.bbox[0] > a.bbox[2]:
+                gaps.append((a.bbox[2], b.bbox[0]))
+    gaps.sort()
+    seps: list[list[float]] = []
+    for lo, hi in gaps:
+        if seps and lo < seps[-1][1] and hi > seps[-1][0]:
+            seps[-1][0] = max(seps[-1][0], lo)
+            seps[-1][1] = min(seps[-1][1], hi)
+        else:
+            seps.append([lo, hi])
+    x0 = min(ln.bbox[0] for row in block for ln in row)
+    x1 = max(ln.bbox[2] for row in block for ln in row)
+    xs = [x0] + [(lo + hi) / 2 for lo, hi in seps] + [x1]
+    xs = [x for i, x in enumerate(xs) if i == 0 or x - xs[i - 1] >= MIN_CELL]
+    n_cols = len(xs) - 1
+    if n_cols < 2:
+        return None
+    # Logical rows: a gap between baselines clearly wider than the tightest one starts a row.
+    gaps_y = []
+    for upper, lower in itertools.pairwise(block):
+        gaps_y.append(min(ln.bbox[1] for ln in lower) - max(ln.bbox[3] for ln in upper))
+    size = statistics.median(ln.bbox[3] - ln.bbox[1] for row in block for ln in row)
+    tight = min(gaps_y) if gaps_y else 0.0
+    wraps = bool(gaps_y) and max(gaps_y) - tight > 0.35 * size
+    logical: list[list[list[TextLine]]] = [[block[0]]]
+    for gap, row in zip(gaps_y, block[1:], strict=False):
+        if wraps and gap <= tight + 0.35 * size:
+            logical[-1].append(row)
+        else:
+            logical.append([row])
+    cells: list[Cell] = []
+    ys: list[float] = []
+    for r, group in enumerate(logical):
+        top = min(ln.bbox[1] for row in group for ln in row)
+        bottom = max(ln.bbox[3] for row in group for ln in row)
+        ys.append(top)
+        by_col: dict[int, list[TextLine]] = defaultdict(list)
+        span_to: dict[int, int] = {}
+        for vrow in group:
+            for ln in vrow:
+                c = max(0, min(bisect_right(xs, ln.bbox[0] + 0.5) - 1, n_cols - 1))
+                last = max(c, min(bisect_right(xs, ln.bbox[2] - 0.5) - 1, n_cols - 1))
+                by_col[c].append(ln)
+                span_to[c] = max(span_to.get(c, c), last)
+        for c in sorted(by_col):
+            members = by_col[c]
+            cells.append(
+                Cell(
+                    id="",
+                    row=r,
+                    col=c,
+                    rowspan=1,
+                    colspan=span_to[c] - c + 1,
+                    page=page.number,
+                    bbox=(
+                        min(ln.bbox[0] for ln in members),
+                        top,
+                        max(ln.bbox[2] for ln in members),
+                        bottom,
+                    ),
+                    text=cell_text(members),
+                )
+            )
+    bottom = max(ln.bbox[3] for row in block for ln in row)
+    top = min(ln.bbox[1] for row in block for ln in row)
+    return Grid(
+        id="",
+        pages=[page.number],
+        n_rows=len(logical),
+        n_cols=n_cols,
+        cells=cells,
+        ruled=False,
+        col_bounds=xs,
+        page_bboxes={page.number: (x0, top, x1, bottom)},
+    )
+
+
+def page_grids(page: PageLayout) -> list[Grid]:
+    """All tables of one page, top to bottom."""
+    grids: list[Grid] = []
+    used: set[int] = set()
+    for component in _ruling_components(page.rulings):
+        grid = _ruled_grid(page, component, page.lines, used)
+        if grid is not None and (grid.n_rows > 1 or grid.n_cols > 1):
+            grids.append(grid)
+    rest = [ln for k, ln in enumerate(page.lines) if k not in used and not _inside_any(ln, grids)]
+    grids += _borderless_grids(page, rest)
+    grids.sort(key=lambda g: g.page_bboxes[page.number][1])
+    return grids
+
+
+def _inside_any(line: TextLine, grids: list[Grid]) -> bool:
+    cx, cy = _center(line.bbox)
+    for g in grids:
+        for x0, y0, x1, y1 in g.page_bboxes.values():
+            if x0 <= cx <= x1 and y0 <= cy <= y1:
+                return True
+    return False
+
+
+def build_grids(pages: list[PageLayout]) -> list[Grid]:
+    """All logical tables of a document in reading order; tables continued across a page
+    break are joined."""
+    out: list[Grid] = []
+    by_page = {p.number: p for p in pages}
+    for page in pages:
+        for grid in page_grids(page):
+            prev = out[-1] if out else None
+            if prev is not None and _continues(prev, grid, by_page):
+                _join(prev, grid)
+            else:
+                out.append(grid)
+    for i, grid in enumerate(out):
+        grid.id = f"g{i}"
+        for k, cell in enumerate(sorted(grid.cells, key=lambda c: (c.row, c.col))):
+            cell.id = f"c{k}"
+        grid.cells.sort(key=lambda c: (c.row, c.col))
+    return out
+
+
+def _text_between(page: PageLayout, y0: float, y1: float) -> bool:
+    """True when a line that is not page furniture lies between y0 and y1 on the page."""
+    for line in page.lines:
+        cy = (line.bbox[1] + line.bbox[3]) / 2
+        if y0 < cy < y1 and not _FURNITURE.match(line.text):
+            return True
+    return False
+
+
+def _edge_bounds(grid: Grid, page: int, first: bool) -> list[float]:
+    """x boundaries of the cells of the grid's first (or last) row on a page."""
+    cells = [c for c in grid.cells if c.page == page]
+    if not cells:
+        return []
+    row = min(c.row for c in cells) if first else max(c.row + c.rowspan - 1 for c in cells)
+    xs: set[float] = set()
+    for c in cells:
+        if c.row <= row <= c.row + c.rowspan - 1:
+            xs.add(round(c.bbox[0], 1))
+            xs.add(round(c.bbox[2], 1))
+    return sorted(xs)
+
+
+def _same_bounds(a: list[float], b: list[float]) -> bool:
+    return (
+        len(a) == len(b)
+        and len(a) >= 2
+        and all(abs(x - y) <= MATCH_X for x, y in zip(a, b, strict=True))
+    )
+
+
+def _continues(prev: Grid, grid: Grid, by_page: dict[int, PageLayout]) -> bool:
+    last_page = prev.pages[-1]
+    page = grid.pages[0]
+    if page != last_page + 1 or prev.ruled != grid.ruled:
+        return False
+    p_prev, p_next = by_page[last_page], by_page[page]
+    prev_box = prev.page_bboxes[last_page]
+    next_box = grid.page_bboxes[page]
+    if _text_between(p_prev, prev_box[3], p_prev.height + 1):
+        return False
+    if _text_between(p_next, -1, next_box[1]):
+        return False
+    # Earlier grids on the next page would sit above this one: it must be the first.
+    tail = _edge_bounds(prev, last_page, first=False)
+    head = _edge_bounds(grid, page, first=True)
+    if _same_bounds(tail, head):
+        return True
+    # A repeated header row may differ from the last data row; compare the second row too.
+    second = [c for c in grid.cells if c.row == 1]
+    if second:
+        xs = sorted({round(x, 1) for c in second for x in (c.bbox[0], c.bbox[2])})
+        return _same_bounds(tail, xs)
+    return False
+
+
+def _join(prev: Grid, grid: Grid) -> None:
+    """Append grid's rows to prev, on one column system; drop a repeated header row."""
+    first_texts = [c.text for c in grid.row_cells(0)]
+    drop_first = any(
+        [c.text for c in prev.row_cells(r)] == first_texts and any(first_texts)
+        for r in range(min(prev.n_rows, 12))
+    )
+    bounds = _cluster(prev.col_bounds + grid.col_bounds, MATCH_X)
+    offset = prev.n_rows - (1 if drop_first else 0)
+    for cell in grid.cells:
+        if drop_first and cell.row == 0:
+            continue
+        cell.row += offset
+        prev.cells.append(cell)
+    for cell in prev.cells:
+        c0 = _nearest(bounds, cell.bbox[0])
+        c1 = max(c0 + 1, _nearest(bounds, cell.bbox[2]))
+        cell.col, cell.colspan = c0, c1 - c0
+    prev.n_rows = offset + grid.n_rows
+    prev.n_cols = len(bounds) - 1
+    prev.col_bounds = bounds
+    prev.pages.append(grid.pages[0])
+    prev.page_bboxes.update(grid.page_bboxes)
+
+
+def _nearest(values: list[float], x: float) -> int:
+    return min(range(len(values)), key=lambda i: abs(values[i] - x))
