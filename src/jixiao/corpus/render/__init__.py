@@ -23,29 +23,29 @@ Renderer = Callable[[list[FormRecord], int], tuple[pymupdf.Document, list[PageRa
 def _renderer(family: str) -> Renderer:
     # imported lazily: scan pulls in Pillow, and most callers need one family only
     if family == "ruled":
-        from jixiao.corpus.render import ruled
+        from jixiao.corpus.render.ruled import render as ruled_render
 
-        return ruled.render
+        return ruled_render
     if family == "ab-labels":
-        from jixiao.corpus.render import ab_labels
+        from jixiao.corpus.render.ab_labels import render as ab_labels_render
 
-        return ab_labels.render
+        return ab_labels_render
     if family == "borderless":
-        from jixiao.corpus.render import borderless
+        from jixiao.corpus.render.borderless import render as borderless_render
 
-        return borderless.render
+        return borderless_render
     if family == "split-target":
-        from jixiao.corpus.render import split_target
+        from jixiao.corpus.render.split_target import render as split_target_render
 
-        return split_target.render
+        return split_target_render
     if family == "bundle":
-        from jixiao.corpus.render import bundle
+        from jixiao.corpus.render.bundle import render as bundle_render
 
-        return bundle.render
+        return bundle_render
     if family == "scan":
-        from jixiao.corpus.render import scan
+        from jixiao.corpus.render.scan import render as scan_render
 
-        return scan.render
+        return scan_render
     raise InvalidInput(
         None, f"unknown layout family {family!r}", f"use one of: {', '.join(FAMILIES)}"
     )

@@ -249,10 +249,12 @@ def draw_central_form(
     *,
     repeat_header: Callable[[int], bool],
     label_on_continuation: Callable[[int], bool],
-) -> None:
-    """One form in the official layout from the current position of the flow."""
+) -> int:
+    """One form in the official layout from the current position of the flow; returns the
+    1-based page its title is on."""
     width = flow.style.content_width
     draw_title(flow, record)
+    first = flow.page_number
     draw_table(flow, header_table(record, labels, width, rng))
     if record.funding:
         draw_table(flow, funding_table(record, labels, width, rng))
@@ -263,6 +265,7 @@ def draw_central_form(
         repeat_header=repeat_header,
         label_on_continuation=label_on_continuation,
     )
+    return first
 
 
 def page_policy(rng: random.Random, p_true: float) -> Callable[[int], bool]:

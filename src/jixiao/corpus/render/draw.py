@@ -169,6 +169,8 @@ class Flow:
         # rulings per page, drawn at finish(): Page objects don't outlive new_page() calls
         self._rules: dict[int, list[tuple[float, float, float, float, bool]]] = {}
         self.on_new_page: Callable[[Flow], None] | None = None
+        self.footer: str | None = None
+        """Page-number pattern such as "- {n} -", drawn on every page at finish()."""
 
     # pages -----------------------------------------------------------------
     @property
@@ -217,7 +219,18 @@ class Flow:
 
     def finish(self) -> None:
         """Write buffered rulings and text into the pages."""
-        width = self.style.line_width
+        st = self.style
+        if self.footer is not None:
+            size = st.font_size
+            baseline = st.page_height - st.margin_bottom / 2
+            for number in range(self.doc.page_count):
+                label = self.footer.format(n=number + 1)
+                writer = self._writers.get(number)
+                if writer is None:
+                    writer = self._writers[number] = pymupdf.TextWriter(self.doc[number].rect)
+                x = (st.page_width - text_width(label, size)) / 2
+                writer.append((x, baseline), label, font=cjk_font(), fontsize=size)
+        width = st.line_width
         for number, rules in self._rules.items():
             shape = self.doc[number].new_shape()
             for x0, y0, x1, y1, is_rect in rules:
