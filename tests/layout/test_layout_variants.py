@@ -530,11 +530,13 @@ def test_other_column_widths_do_not_matter(widths: tuple[float, ...]) -> None:
 
 
 def test_sections_drawn_as_separate_grids() -> None:
-    """Each block its own table with its own columns (how many generators draw the form)."""
+    """Each block its own table with its own columns (how many generators draw the form).
+
+    Every grid numbers its cells from c0: colliding ids must not make one cell count as another.
+    """
     header = grid(
         [["项目名称", C("某项目", cs=3)], ["主管部门", "甲局", "实施单位", "乙中心"]],
         gid="h",
-        id_prefix="h",
     )
     funding = grid(
         [
@@ -551,12 +553,10 @@ def test_sections_drawn_as_separate_grids() -> None:
             ["年度资金总额", "10", "10", "9", "10", "90.00", "9.00"],
         ],
         gid="f",
-        id_prefix="f",
     )
     goals = grid(
         [[C("年度总体目标", rs=2), "预期目标", "实际完成情况"], ["甲目标", "甲完成"]],
         gid="o",
-        id_prefix="o",
     )
     table = grid(
         [
@@ -573,10 +573,9 @@ def test_sections_drawn_as_separate_grids() -> None:
             ["产出指标", "数量指标", "甲", "≥1", "2", "90", "85", "略"],
         ],
         gid="t",
-        id_prefix="t",
     )
-    total = grid([["100", "94.00"]], gid="s", id_prefix="s")
-    grade = grid([["评分等级", "优"]], gid="r", id_prefix="r")
+    total = grid([["100", "94.00"]], gid="s")
+    grade = grid([["评分等级", "优"]], gid="r")
     out = run(form([header, funding, goals, table, total, grade]))
     r = out.record
     assert r.project_name == "某项目" and r.implementing_unit == "乙中心"

@@ -92,10 +92,10 @@ class _GridView:
 
     def covering(self, row: int) -> list[Cell]:
         """Distinct cells covering any column of `row` (merged cells from above included)."""
-        seen: dict[str, Cell] = {}
+        seen: dict[int, Cell] = {}
         for cell in self.occ[row]:
-            if cell is not None and cell.id not in seen:
-                seen[cell.id] = cell
+            if cell is not None and id(cell) not in seen:
+                seen[id(cell)] = cell
         return sorted(seen.values(), key=lambda c: c.col)
 
     def at(self, row: int, col: int) -> Cell | None:
@@ -107,7 +107,7 @@ class _GridView:
         """The next distinct cell to the right on the cell's top row."""
         for col in range(cell.col + max(cell.colspan, 1), self.n_cols):
             other = self.at(cell.row, col)
-            if other is not None and other.id != cell.id:
+            if other is not None and id(other) != id(cell):
                 return other
         return None
 
@@ -168,11 +168,11 @@ class _ColumnMap:
                 return c.match
         return None
 
-    def assign(self, cells: Iterable[Cell], skip: set[str] | None = None) -> dict[str, list[Cell]]:
+    def assign(self, cells: Iterable[Cell], skip: set[int] | None = None) -> dict[str, list[Cell]]:
         """Each data cell → the column it overlaps most (leftmost on a tie)."""
         out: dict[str, list[Cell]] = {}
         for cell in cells:
-            if skip and cell.id in skip:
+            if skip and id(cell) in skip:
                 continue
             best: tuple[int, _Column] | None = None
             for col in self.columns:
@@ -202,9 +202,11 @@ class _Run:
 
     form: FormRegion
     views: list[_GridView]
-    ruled: dict[str, bool]  # cell id → its grid is ruled
-    used: set[str] = field(default_factory=set)
-    ignored: set[str] = field(default_factory=set)
+    # Keyed by id(cell): cell ids are only unique within a form when ingestion says so, and a
+    # collision must not make one cell count as another.
+    ruled: dict[int, bool]  # id(cell) → its grid is ruled
+    used: set[int] = field(default_factory=set)
+    ignored: set[int] = field(default_factory=set)
     fields: dict[str, FieldProvenance] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
 
@@ -238,7 +240,7 @@ class _Run:
             max(c.bbox[2] for c in same_page),
             max(c.bbox[3] for c in same_page),
         )
-        ruled = 1.0 if all(self.ruled.get(c.id, True) for c in cells) else 0.0
+        ruled = 1.0 if all(self.ruled.get(id(c), True) for c in cells) else 0.0
         confidence = label * parse * (0.95 if inherited else 1.0) * (1.0 if ruled else 0.95)
         self.fields[path] = FieldProvenance(
             confidence=round(max(0.0, min(1.0, confidence)), 4),
@@ -254,7 +256,7 @@ class _Run:
                 "cells": float(len(cells)),
             },
         )
-        self.used.update(c.id for c in cells)
+        self.used.update(id(c) for c in cells)
 
     def flag(self, message: str, fields: list[str] | None = None) -> None:
         self.flags.append(
@@ -293,7 +295,7 @@ class LayoutExtractor:
     def extract(self, form: FormRegion, layout: LayoutText, *, doc_sha256: str) -> ExtractorOutput:
         started = time.perf_counter()
         views = [_GridView.of(g, i) for i, g in enumerate(form.grids) if g.cells]
-        ruled = {c.id: g.ruled for g in form.grids for c in g.cells}
+        ruled = {id(c): g.ruled for g in form.grids for c in g.cells}
         run = _Run(form, views, ruled)
         record = FormRecord()
         if form.kind != "project":
@@ -307,14 +309,15 @@ class LayoutExtractor:
             self._grade(run, record)
             self._report(run, record)
         # Block labels ("绩效指标(90分)", "年度总体目标") structure the form; they hold no value.
-        run.used.update(c.id for _, c in run.all_cells() if _is_block(c))
-        unplaced = [
-            cell.id
+        run.used.update(id(c) for _, c in run.all_cells() if _is_block(c))
+        unplaced_cells = [
+            cell
             for _, cell in run.all_cells()
-            if cell.id not in run.used and cell.id not in run.ignored and normalize(cell.text)
+            if id(cell) not in run.used and id(cell) not in run.ignored and normalize(cell.text)
         ]
-        for cell_id in unplaced:
-            cell = next(c for _, c in run.all_cells() if c.id == cell_id)
+        unplaced = [cell.id for cell in unplaced_cells]
+        for cell in unplaced_cells:
+            cell_id = cell.id
             snippet = cell.text.strip().replace("\n", "")[:30]
             run.flag(f"cell {cell_id} (page {cell.page}) «{snippet}» was not placed in the record")
         stats = RunInfo(extractor=EXTRACTOR_NAME, seconds=round(time.perf_counter() - started, 4))
@@ -358,7 +361,7 @@ class LayoutExtractor:
                 if getattr(record, m.field) is not None:
                     continue
                 value_cell = gv.right_of(cell)
-                run.used.add(cell.id)
+                run.used.add(id(cell))
                 if value_cell is None or _label_or_none(value_cell) is not None:
                     continue
                 value = _text(value_cell)
@@ -366,7 +369,7 @@ class LayoutExtractor:
                     setattr(record, m.field, value)
                     run.prov(m.field, [value_cell], label=m.score)
                 else:
-                    run.used.add(value_cell.id)
+                    run.used.add(id(value_cell))
             elif split is not None:
                 sm, value = split
                 if getattr(record, sm.field) is None:
@@ -389,7 +392,7 @@ class LayoutExtractor:
             )
             return
         gv, hrow, cmap = header
-        run.used.update(c.header.id for c in cmap.columns)
+        run.used.update(id(c.header) for c in cmap.columns)
         record.funding_unit = self._funding_unit(run, gv, hrow, cmap)
         first_value_col = cmap.min_col()
         for r in range(hrow + 1, gv.n_rows):
@@ -422,7 +425,7 @@ class LayoutExtractor:
                 run.flag(f"funding row {i + 1} has numbers but no label", [f"funding[{i}]"])
             for name, cells in by_field.items():
                 if name == "reason":
-                    run.ignored.update(c.id for c in cells)
+                    run.ignored.update(id(c) for c in cells)
                     continue
                 value, clean = _number(cells)
                 col_match = cmap.match_of(name)
@@ -435,7 +438,7 @@ class LayoutExtractor:
                         parse=clean,
                     )
                 elif clean == 1.0:
-                    run.used.update(c.id for c in cells)  # a printed "-": placed as null
+                    run.used.update(id(c) for c in cells)  # a printed "-": placed as null
             record.funding.append(row)
         if not record.funding:
             run.flag("项目资金 header found but no funding rows under it", ["funding"])
@@ -454,11 +457,11 @@ class LayoutExtractor:
                     run.prov("funding_unit", [cell], label=1.0)
                 else:
                     run.prov("funding_unit", [cell], label=0.9)
-                    run.used.add(cell.id)
+                    run.used.add(id(cell))
                 return unit
         for cell in candidates:
             if _is_block(cell):
-                run.used.add(cell.id)
+                run.used.add(id(cell))
         for _, cell in run.all_cells():
             if _is_block(cell) and money_unit(cell.text):
                 run.prov("funding_unit", [cell], label=0.9)
@@ -500,7 +503,7 @@ class LayoutExtractor:
             m = classify(cell.text, GOALS, fuzzy=False)
             if m is None:
                 continue
-            run.used.add(cell.id)
+            run.used.add(id(cell))
             if m.field == "goal_block" or getattr(record, m.field) is not None:
                 continue
             value_cell = gv.right_of(cell)
@@ -528,7 +531,7 @@ class LayoutExtractor:
             return
         gv, hrow, cmap = header
         cmap, first_data = _merge_subheader(gv, hrow, cmap)
-        run.used.update(c.header.id for c in cmap.columns)
+        run.used.update(id(c.header) for c in cmap.columns)
         level1: tuple[str | None, Cell | None] = (None, None)
         level2: tuple[str | None, Cell | None] = (None, None)
         views = run.views[gv.index :]
@@ -540,7 +543,7 @@ class LayoutExtractor:
                 again = _column_map(view, 0, INDICATOR_COLUMNS, fuzzy=True)
                 if len(again.fields()) >= 4 and again.fields().intersection({"name", "level1"}):
                     cmap, start = _merge_subheader(view, 0, again)
-                    run.used.update(c.header.id for c in cmap.columns)
+                    run.used.update(id(c.header) for c in cmap.columns)
                 elif view.n_cols != views[vi - 1].n_cols:
                     break
             stop = False
@@ -569,12 +572,12 @@ class LayoutExtractor:
     ) -> tuple[tuple[str | None, Cell | None], tuple[str | None, Cell | None]] | None:
         """Read one row; returns the levels to inherit, or None when the table has ended."""
         covering = gv.covering(r)
-        labels = {c.id: classify_any(c.text) for c in covering if c.row == r}
+        labels = {id(c): classify_any(c.text) for c in covering if c.row == r}
         kinds = {(m.table, m.field) for m in labels.values() if m is not None}
         if any(t == "trailer" for t, _ in kinds):
             # 评价结论 / 存在问题 …: not part of the record, nor is anything after it.
             for rest in range(r, gv.n_rows):
-                run.ignored.update(c.id for c in gv.starting(rest))
+                run.ignored.update(id(c) for c in gv.starting(rest))
             return None
         if ("totals", "grade") in kinds and ("totals", "total") not in kinds:
             return level1, level2  # handled by _grade
@@ -598,7 +601,7 @@ class LayoutExtractor:
                 # A row holding only a level label (a level printed on its own row) sets it.
                 if lvl1_new is not None and lvl1_new.row == r and normalize(lvl1_new.text):
                     level1 = (strip_weight_suffix(lvl1_new.text.strip()), lvl1_new)
-                    run.used.add(lvl1_new.id)
+                    run.used.add(id(lvl1_new))
                 return level1, level2
         # Level labels: the covering cell (merged down) or, when blank (a page break), inherit.
         inherited1 = inherited2 = True
@@ -612,11 +615,11 @@ class LayoutExtractor:
         if (
             lvl2_new is not None
             and normalize(lvl2_new.text)
-            and (lvl1_new is None or lvl2_new.id != lvl1_new.id)
+            and (lvl1_new is None or id(lvl2_new) != id(lvl1_new))
         ):
             level2 = (lvl2_new.text.strip(), lvl2_new)
             inherited2 = lvl2_new.row != r
-        elif lvl2_new is not None and lvl1_new is not None and lvl2_new.id == lvl1_new.id:
+        elif lvl2_new is not None and lvl1_new is not None and id(lvl2_new) == id(lvl1_new):
             level2 = (None, None)  # one merged level cell: this layout has no 二级 here
         elif changed1:
             level2 = (None, None)  # a new 一级 with a blank 二级 does not inherit the old one
@@ -659,7 +662,7 @@ class LayoutExtractor:
             if value is not None:
                 run.prov(f"{p}.{col}", cells, label=label(col), parse=clean)
             elif clean == 1.0:
-                run.used.update(c.id for c in cells)
+                run.used.update(id(c) for c in cells)
         if reason is not None:
             run.prov(f"{p}.deviation_reason", reason_cells, label=label("deviation_reason"))
         return level1, level2
@@ -671,7 +674,7 @@ class LayoutExtractor:
         gv: _GridView,
         r: int,
         cmap: _ColumnMap,
-        labels: dict[str, LabelMatch | None],
+        labels: dict[int, LabelMatch | None],
     ) -> None:
         label_ids = {cid for cid, m in labels.items() if m is not None}
         run.used.update(label_ids)
@@ -685,7 +688,7 @@ class LayoutExtractor:
             numbers = [
                 (parse_number(c.text), c)
                 for c in gv.starting(r)
-                if c.id not in label_ids and parse_number(c.text) is not None
+                if id(c) not in label_ids and parse_number(c.text) is not None
             ]
             if len(numbers) == 2:
                 (weight, wcell), (score, scell) = numbers
@@ -708,9 +711,9 @@ class LayoutExtractor:
         or, with no label, a row of one or two bare numbers right after the table."""
         for gv, cell in run.all_cells():
             m = classify(cell.text, TOTALS, fuzzy=False)
-            if m is None or m.field != "total" or cell.id in run.used:
+            if m is None or m.field != "total" or id(cell) in run.used:
                 continue
-            run.used.add(cell.id)
+            run.used.add(id(cell))
             cells = [c for c in gv.starting(cell.row) if c.col > cell.col and normalize(c.text)]
             if self._bare_total(run, record, cells, m.score):
                 return
@@ -741,7 +744,7 @@ class LayoutExtractor:
         for gv, cell in run.all_cells():
             m = classify(cell.text, TOTALS, fuzzy=False)
             if m is not None and m.field == "grade":
-                run.used.add(cell.id)
+                run.used.add(id(cell))
                 value_cell = gv.right_of(cell) or gv.below(cell)
                 value = _text(value_cell)
                 if value_cell is not None and value and len(normalize(value)) <= _GRADE_MAX_CHARS:
