@@ -125,7 +125,10 @@ def _print_tables(results: list[tuple[str, list[Flag]]], lang: str) -> None:
                 "origin",
             )
         ):
-            table.add_column(column)
+            # The code is what scripts and reviewers search for: never cut it.
+            wrap = column in {"说明", "字段", "message", "fields"}
+            width = 30 if column in {"说明", "message"} else None
+            table.add_column(column, no_wrap=not wrap, overflow="fold", min_width=width)
         for f in flags:
             table.add_row(
                 f"[{_SEVERITY_STYLE[f.severity]}]{f.severity}[/]",
