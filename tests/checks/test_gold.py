@@ -1,4 +1,4 @@
-"""The real forms: every inconsistency the gold lists is found, and nothing worse than info else."""
+"""The real forms: every inconsistency the gold lists is found, and nothing else but unit info."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ INDEX: list[dict[str, Any]] = (
     if (GOLD / "index.json").exists()
     else []
 )
+
+
+# Unit findings are info the gold does not label (NOTES.md: form 1's 亿次 growth rate is "a unit
+# problem to report, not fix"); every other flag, info included, must be one the gold lists.
+_UNLABELLED_INFO = {"UNIT_IMPLAUSIBLE", "UNIT_MISMATCH"}
 
 
 def test_gold_index_is_present() -> None:
@@ -39,7 +44,7 @@ def test_expected_flags_are_found(entry: dict[str, Any]) -> None:
     }
     expected_codes = {w["code"] for w in entry["expected_flags"]}
     for f in flags:
-        if f.severity == "info":
+        if f.code in _UNLABELLED_INFO:
             continue
         key = (f.code, f.fields[0] if f.fields else None)
         assert key in expected or (not f.fields and f.code in expected_codes), f"unexpected {f}"

@@ -107,11 +107,13 @@ class Context:
         en: str,
         expected: float | str | None = None,
         found: float | str | None = None,
+        involved: list[str] | None = None,
     ) -> Flag:
+        """A flag; `involved` (default: `fields`) are the fields whose trust decides `origin`."""
         return Flag(
             code=code,
             severity=severity,
-            origin=self.origin(fields),
+            origin=self.origin(fields if involved is None else involved),
             fields=fields,
             message=en if self.lang == "en" else zh,
             expected=expected,
@@ -851,11 +853,12 @@ def check_weight_split(ctx: Context) -> list[Flag]:
             "WEIGHT_SPLIT_DEVIATES",
             "info",
             "R14",
-            paths,
+            [],  # form-wide, as the gold labels it; the weights still decide the origin
             f"权重分配为 {got}，与常用分配 {want} 不同（允许，仅提示）",
             f"the weight split is {got}, the usual split is {want} (allowed; for information)",
             want,
             got,
+            involved=paths,
         )
     ]
 
