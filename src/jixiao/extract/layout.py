@@ -336,7 +336,8 @@ class LayoutExtractor:
         for text, src_cell, src_line, page in texts:
             flat = normalize(text)
             if record.title is None and _TITLE_HINT in flat and len(flat) < 40:
-                record.title = text.strip()
+                # "…自评表（2023年度）" on one line: the year is its own field.
+                record.title = _YEAR_PAREN_RE.sub("", text).strip()
                 _line_or_cell_prov(run, "title", src_cell, src_line, page)
             if record.year is None:
                 m = _YEAR_PAREN_RE.search(text) or _YEAR_RE.search(text)
