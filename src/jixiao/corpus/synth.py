@@ -341,8 +341,9 @@ def _funding(rng: random.Random, style: _Style, budget_weight: int) -> list[dict
         if style.profile == "sichuan"
         else (vocab.FUNDING_LABELS_AB if style.profile == "ab" else vocab.FUNDING_LABELS_CENTRAL)
     )
-    # Amounts in 万元 cents: tens to tens of thousands of 万元, log-uniform.
-    annual = round(math.exp(rng.uniform(math.log(20), math.log(60000))) * 100)
+    # Cents of the printed unit: tens to tens of thousands of 万元 (×10000 when printed in 元).
+    scale = 10000 if style.yuan else 1
+    annual = round(math.exp(rng.uniform(math.log(20), math.log(60000))) * 100 * scale)
     initial = annual if rng.random() < 0.6 else round(annual * rng.uniform(0.6, 1.4))
     rate_draw = rng.random()
     if rate_draw < 0.12:
@@ -378,7 +379,6 @@ def _funding(rng: random.Random, style: _Style, budget_weight: int) -> list[dict
     initial_parts = _split_cents(initial, [1.0 - sum(initial_shares), *initial_shares[1:]])
     executed_parts = _split_executed(executed, annual, annual_parts)
 
-    scale = 10000 if style.yuan else 1
     rows: list[dict[str, Any]] = []
     sub_parts = zip(initial_parts, annual_parts, executed_parts, strict=True)
     all_parts = [(initial, annual, executed), *sub_parts]
@@ -386,9 +386,9 @@ def _funding(rng: random.Random, style: _Style, budget_weight: int) -> list[dict
         row: dict[str, Any] = {
             "label": label,
             "kind": kind,
-            "initial_budget": ini * scale / 100,
-            "annual_budget": ann * scale / 100,
-            "executed": exe * scale / 100,
+            "initial_budget": ini / 100,
+            "annual_budget": ann / 100,
+            "executed": exe / 100,
             "weight": None,
             "execution_rate": _rate(exe, ann, style),
             "score": None,
@@ -627,7 +627,7 @@ def _fill_row(rng: random.Random, style: _Style, row: _Row, *, missed: bool) -> 
     target = _draw_target(rng, spec)
     decimals = _actual_decimals(spec)
     if missed:
-        actual = _missed_actual(rng, style, spec.op, target, decimals)
+        actual = _missed_actual(rng, style, spec, target, decimals)
     else:
         actual = _met_actual(rng, spec, target, decimals)
     row.target, row.actual, row.met = target, actual, not missed
@@ -662,14 +662,16 @@ def _met_actual(rng: random.Random, spec: IndicatorSpec, target: float, decimals
 
 
 def _missed_actual(
-    rng: random.Random, style: _Style, op: str, target: float, decimals: int
+    rng: random.Random, style: _Style, spec: IndicatorSpec, target: float, decimals: int
 ) -> float:
-    if op == "≤":
-        overshoot = rng.uniform(0.05, 0.6 if style.worst_factor >= 0.6 else 1.2)
+    if spec.op == "≤":
+        overshoot = rng.uniform(0.05, 0.4 if style.worst_factor >= 0.6 else 0.8)
         return max(
             target + 10**-decimals, _round_toward(target * (1 + overshoot), decimals, up=True)
         )
-    factor = rng.uniform(style.worst_factor, 0.95)
+    # Rates (合格率, 满意度) are missed by a few points, counts may fall far short.
+    worst = max(style.worst_factor, 0.75) if spec.unit == "%" else style.worst_factor
+    factor = rng.uniform(worst, 0.97 if spec.unit == "%" else 0.95)
     return min(target - 10**-decimals, _round_toward(target * factor, decimals, up=False))
 
 
@@ -697,11 +699,9 @@ def _fill_numbers(rng: random.Random, text: str) -> str:
     def number(match: re.Match[str]) -> str:
         kind = match.group(1)
         if kind == "n":
-            return str(
-                rng.choice((rng.randint(10, 99), rng.randint(100, 999), rng.randint(1000, 9999)))
-            )
+            return str(rng.choice((rng.randint(100, 999), rng.randint(1000, 9999))))
         if kind == "p":
-            return str(rng.randint(60, 99))
+            return str(rng.randint(80, 99))
         if kind == "m":
             return str(rng.randint(2, 60))
         return f"{rng.uniform(0.5, 30):.2f}"
