@@ -394,27 +394,31 @@ class LayoutExtractor:
             return
         gv, hrow, cmap = header
         run.used.update(id(c.header) for c in cmap.columns)
-        record.funding_unit = self._funding_unit(run, gv, hrow, cmap)
         first_value_col = cmap.min_col()
+        last_row = hrow
+        fragments = 0
         for r in range(hrow + 1, gv.n_rows):
             row_cells = gv.starting(r)
             if any(_stops_funding(c) for c in gv.covering(r)):
                 break
-            label_cells = [c for c in row_cells if c.col + c.colspan <= first_value_col]
-            value_cells = [c for c in row_cells if c.col + c.colspan > first_value_col]
-            label_cell = next(
-                (c for c in reversed(label_cells) if normalize(c.text) and not _is_block(c)), None
-            )
+            label_cell, row_match = _funding_label(row_cells, first_value_col)
+            value_cells = [c for c in row_cells if c is not label_cell]
             by_field = cmap.assign(value_cells)
             has_number = any(
                 parse_number(join_lines([c.text for c in by_field.get(f, [])])) is not None
                 for f in _MONEY_FIELDS
             )
-            row_match = classify(label_cell.text, FUNDING_ROWS) if label_cell else None
             if row_match is None and not has_number:
-                if label_cell is None and not any(normalize(c.text) for c in value_cells):
+                if not any(normalize(c.text) for c in row_cells):
                     continue  # a blank spacer row
-                break
+                # A stray piece of text (a wrapped block label in a borderless table); two in
+                # a row mean the block has ended.
+                fragments += 1
+                if fragments >= 2:
+                    break
+                continue
+            fragments = 0
+            last_row = r
             i = len(record.funding)
             label = label_cell.text.strip() if label_cell else ""
             row = FundingRow(label=label, kind=funding_kind(label) if label else "other")
@@ -441,13 +445,23 @@ class LayoutExtractor:
                 elif clean == 1.0:
                     run.used.update(id(c) for c in cells)  # a printed "-": placed as null
             record.funding.append(row)
+        record.funding_unit = self._funding_unit(run, gv, hrow, last_row, cmap)
         if not record.funding:
             run.flag("项目资金 header found but no funding rows under it", ["funding"])
 
-    def _funding_unit(self, run: _Run, gv: _GridView, hrow: int, cmap: _ColumnMap) -> str | None:
-        # The block label beside the header ("项目资金（万元）", possibly a tall merged cell),
-        # then the column headers ("年初预算数（万元）"), then any line ("单位：万元").
-        candidates = [c for c in gv.covering(hrow) if c.col < cmap.min_col()]
+    def _funding_unit(
+        self, run: _Run, gv: _GridView, hrow: int, last_row: int, cmap: _ColumnMap
+    ) -> str | None:
+        # The block label beside the header ("项目资金（万元）", possibly a tall merged cell, or
+        # pieces of it on several rows of a borderless table), then the column headers
+        # ("年初预算数（万元）"), then any line ("单位：万元").
+        candidates = [
+            c
+            for r in range(hrow, min(last_row + 2, gv.n_rows))
+            for c in gv.starting(r)
+            if c.col < cmap.min_col()
+        ]
+        candidates += [c for c in gv.covering(hrow) if c.row < hrow and c.col < cmap.min_col()]
         candidates += [c.header for c in cmap.columns]
         if hrow > 0:
             candidates += gv.covering(hrow - 1)
@@ -809,6 +823,20 @@ def _is_block(cell: Cell) -> bool:
     if m is None:
         return False
     return m.table in ("funding_block", "indicator_block") or m.field == "goal_block"
+
+
+def _funding_label(
+    cells: list[Cell], first_value_col: int
+) -> tuple[Cell | None, LabelMatch | None]:
+    """The row label of a 项目资金 row: a cell naming a funding row wherever it sits (borderless
+    tables shift columns), else the rightmost text left of the money columns."""
+    for cell in cells:
+        m = classify(cell.text, FUNDING_ROWS)
+        if m is not None:
+            return cell, m
+    left = [c for c in cells if c.col < first_value_col and normalize(c.text) and not _is_block(c)]
+    left = [c for c in left if parse_number(c.text) is None and not is_empty_mark(c.text)]
+    return (left[-1], None) if left else (None, None)
 
 
 def _stops_funding(cell: Cell) -> bool:
