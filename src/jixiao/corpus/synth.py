@@ -144,8 +144,10 @@ class _Style:
     null_zero_rate: bool  # a sub-row with P = 0 prints "-" for its rate
     yuan: bool  # money in 元 (×10000) instead of 万元
     grade_printed: bool
+    actual_unit: bool  # 完成值 printed with its unit ("865公里") or bare ("865")
     miss_rate: float  # share of rows whose target is missed
     worst_factor: float  # lowest B/A on a missed row
+    reason_causes: tuple[str, ...]  # this domain's causes of a missed target, then generic ones
 
 
 @dataclass
@@ -200,6 +202,7 @@ def _make_form(
 def _draft_form(rng: random.Random, profile: str) -> _Draft:
     severity = rng.choices(("good", "fair", "poor"), weights=(0.7, 0.22, 0.08))[0]
     miss_rate, worst = {"good": (0.08, 0.8), "fair": (0.3, 0.6), "poor": (0.6, 0.3)}[severity]
+    domain = rng.choice(vocab.DOMAINS)
     style = _Style(
         profile=profile,
         paren_numbers=profile == "central" or (profile == "ab" and rng.random() < 0.6),
@@ -207,10 +210,11 @@ def _draft_form(rng: random.Random, profile: str) -> _Draft:
         null_zero_rate=rng.random() < 0.15,
         yuan=rng.random() < 0.05,
         grade_printed=rng.random() < {"central": 0.85, "ab": 0.8, "sichuan": 0.6}[profile],
+        actual_unit=profile != "sichuan" or rng.random() < 0.5,
         miss_rate=miss_rate,
         worst_factor=worst,
+        reason_causes=domain.reason_causes + vocab.REASON_CAUSES,
     )
-    domain = rng.choice(vocab.DOMAINS)
     year = rng.randint(2019, 2024)
     region = _pick_region(rng, profile)
     competent, implementing = _departments(rng, domain, region)
@@ -618,7 +622,7 @@ def _fill_row(rng: random.Random, style: _Style, row: _Row, *, missed: bool) -> 
             )
             row.score = (weight * Decimal(str(factor))).quantize(_CENT)
             row.met = False
-            row.reason = _reason(rng)
+            row.reason = _reason(rng, style)
         else:
             row.actual_text = vocab.ACTUAL_MET
             row.score = weight
@@ -634,10 +638,13 @@ def _fill_row(rng: random.Random, style: _Style, row: _Row, *, missed: bool) -> 
     row.target_text = spec.op + _with_unit(
         _fmt_number(target, spec.decimals, style), spec.unit, style
     )
-    row.actual_text = _with_unit(_fmt_number(actual, decimals, style), spec.unit, style)
+    actual_number = _fmt_number(actual, decimals, style)
+    row.actual_text = (
+        _with_unit(actual_number, spec.unit, style) if style.actual_unit else actual_number
+    )
     if missed:
         row.score = _proportional_score(spec.op, weight, target, actual)
-        row.reason = _reason(rng)
+        row.reason = _reason(rng, style)
     else:
         row.score = weight
         if spec.op == "≥" and actual >= 1.3 * target:
@@ -681,8 +688,9 @@ def _proportional_score(op: str, weight: Decimal, target: float, actual: float) 
     return (weight * share).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def _reason(rng: random.Random) -> str:
-    causes = rng.sample(vocab.REASON_CAUSES, 2)
+def _reason(rng: random.Random, style: _Style) -> str:
+    """偏差原因分析: one or two causes, then what will be done about it (30–150 chars)."""
+    causes = rng.sample(style.reason_causes, 2)
     measure = rng.choice(vocab.REASON_MEASURES)
     long = f"{causes[0]}，{causes[1]}。{measure}。"
     if len(long) <= 150 and rng.random() < 0.4:
@@ -779,7 +787,7 @@ def _plant_deducted_met(rng: random.Random, draft: _Draft) -> tuple[str, ...]:
     )
     row.score = max(Decimal(0), weight - min(deduction, weight / 2))
     if row.reason is None:
-        row.reason = _reason(rng)
+        row.reason = _reason(rng, draft.style)
     return (f"indicators[{index}].score",)
 
 
