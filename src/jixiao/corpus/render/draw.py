@@ -289,7 +289,7 @@ class Flow:
     def centered(self, text: str, size: float, *, gap_after: float = 4.0) -> None:
         st = self.style
         lines = wrap_text(text, st.content_width, size)
-        height = len(lines) * size * st.line_factor
+        height = len(lines) * size * max(st.line_factor, 1.4)
         self.ensure(height)
         self.lines_in_box(
             lines,
@@ -303,7 +303,7 @@ class Flow:
     ) -> None:
         """Wrapped text across the content width; lines flow onto the next page."""
         st = self.style
-        lh = size * st.line_factor
+        lh = size * max(st.line_factor, 1.4)
         x0 = st.margin_left + indent
         for line in wrap_text(text, st.content_width - indent - 2 * st.pad_x, size):
             self.ensure(lh)
@@ -439,8 +439,11 @@ class TablePainter:
                 i += 1
                 continue
             # row i does not fit: split a long text row, or break the page before it
+            # a long text row moves whole to the next page like a spreadsheet row; only one
+            # taller than a whole page is split by lines (its text is then cut in two places)
             room = flow.bottom - flow.y - 2 * flow.style.pad_y
-            if i in self._splittable(rows) and room >= 3 * self.lh:
+            too_tall = rows[i].height > flow.bottom - flow.top - header_height
+            if i in self._splittable(rows) and too_tall and room >= 3 * self.lh:
                 keep = int(room // self.lh)
                 rows[i : i + 1] = self._split(rows[i], keep)
                 merges = [(_shift(m, i), lines) for m, lines in merges]
