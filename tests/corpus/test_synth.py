@@ -288,3 +288,15 @@ def test_rounding_styles_both_occur(sample: list[SyntheticForm]) -> None:
         elif int(exact * 100) / 100 != row.execution_rate:
             rounded += 1
     assert truncated > 5 and rounded > 5
+
+
+def test_project_checker_agrees_with_planted_codes() -> None:
+    # The eval harness scores jixiao.checks against `planted`: both must read the rules alike.
+    from jixiao.checks import run_checks
+
+    for form in generate_forms(11, 150, planted_fraction=0.4):
+        flags = [f for f in run_checks(form.record) if f.severity in ("error", "warning")]
+        assert {f.code for f in flags} == {p.code for p in form.planted}, form.id
+        for planted in form.planted:
+            flagged = {path for f in flags if f.code == planted.code for path in f.fields}
+            assert set(planted.fields) <= flagged, (form.id, planted, flagged)
