@@ -584,3 +584,34 @@ def test_sections_drawn_as_separate_grids() -> None:
     assert r.indicators[0].deviation_reason == "略"
     assert (r.total_weight, r.total_score, r.grade) == (100.0, 94.0, "优")
     assert out.unplaced == []
+
+
+def test_borderless_wrapped_goal_lines_as_rows_are_joined() -> None:
+    """Without rulings, each wrapped line of a tall goal cell may come as a row of its own."""
+    rows: list[list[object]] = [
+        ["年度总体目标", "预期目标", "实际完成情况"],
+        ["", "完成甲乙", "已完成甲"],
+        ["", "两项工作。", "和乙。"],
+        ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分"],
+        ["产出指标", "数量指标", "甲", "≥1", "2", "90", "90"],
+    ]
+    out = run(form([grid(rows, ruled=False)]))
+    assert out.record.goal_expected == "完成甲乙两项工作。"
+    assert out.record.goal_actual == "已完成甲和乙。"
+    assert out.fields["goal_expected"].signals["cells"] == 2.0
+    # The same shape in a ruled table is two separate cells: nothing is joined.
+    ruled = run(form([grid(rows, ruled=True)]))
+    assert ruled.record.goal_expected == "完成甲乙"
+
+
+def test_block_label_only_goal_and_fields_outside_the_record() -> None:
+    rows: list[list[object]] = [
+        ["项目名称", "甲", "项目负责人", "张三"],
+        ["联系电话", "12345", "实施单位", "乙"],
+        ["年度总体目标", C("全年完成甲项目建设", cs=3)],
+    ]
+    out = run(form([grid(rows)]))
+    assert out.record.goal_expected == "全年完成甲项目建设"
+    assert out.record.implementing_unit == "乙"
+    assert out.unplaced == []  # 项目负责人 / 联系电话 are known, not "unplaced"
+    assert "张三" not in out.record.model_dump_json()

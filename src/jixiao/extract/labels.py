@@ -128,9 +128,29 @@ TRAILER: SynonymTable = {
         "问题及改进措施",
         "存在问题及改进措施",
         "备注",
-        "填表人",
+    ),
+}
+
+# Header fields some templates print that are not part of the record: the label and the value
+# beside it are known, so they are neither extracted nor reported as unplaced.
+NOT_IN_RECORD: SynonymTable = {
+    "not_in_record": (
+        "项目负责人",
+        "负责人",
+        "联系人",
         "联系电话",
+        "填报人",
+        "填表人",
         "填报日期",
+        "填表日期",
+        "单位负责人",
+        "财务负责人",
+        "项目编码",
+        "项目代码",
+        "项目类型",
+        "项目属性",
+        "项目类别",
+        "预算年度",
     ),
 }
 
@@ -145,6 +165,7 @@ ALL_TABLES: dict[str, SynonymTable] = {
     "indicator_block": INDICATOR_BLOCK,
     "totals": TOTALS,
     "trailer": TRAILER,
+    "not_in_record": NOT_IN_RECORD,
 }
 
 # "(50分)", "（10 分）", "50分" at the end: a weight printed in a label.

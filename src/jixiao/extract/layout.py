@@ -307,6 +307,7 @@ class LayoutExtractor:
             self._goals(run, record)
             self._indicators(run, record)
             self._grade(run, record)
+            self._not_in_record(run)
             self._report(run, record)
         # Block labels ("绩效指标(90分)", "年度总体目标") structure the form; they hold no value.
         run.used.update(id(c) for _, c in run.all_cells() if _is_block(c))
@@ -530,10 +531,35 @@ class LayoutExtractor:
                 value_cell = gv.below(cell)
             if value_cell is None or _label_or_none(value_cell) is not None:
                 continue
-            value = join_lines(value_cell.text.splitlines())
+            cells = [value_cell, *_continuation(run, gv, value_cell)]
+            value = join_lines([c.text for c in cells])
             if value:
                 setattr(record, m.field, value)
-                run.prov(m.field, [value_cell], label=m.score)
+                run.prov(m.field, cells, label=m.score)
+        if record.goal_expected is None:
+            # Only a block label ("年度总体目标 | text"): the text beside it is the goal.
+            for gv, cell in run.all_cells():
+                m = classify(cell.text, GOALS, fuzzy=False)
+                if m is None or m.field != "goal_block":
+                    continue
+                value_cell = gv.right_of(cell)
+                if value_cell is None or _label_or_none(value_cell) or not _text(value_cell):
+                    continue
+                cells = [value_cell, *_continuation(run, gv, value_cell)]
+                record.goal_expected = join_lines([c.text for c in cells])
+                run.prov("goal_expected", cells, label=m.score * 0.9)
+                break
+
+    def _not_in_record(self, run: _Run) -> None:
+        """项目负责人 / 联系电话 …: known fields outside the record; their values are no news."""
+        for gv, cell in run.all_cells():
+            m = classify_any(cell.text)
+            if m is None or m.table != "not_in_record":
+                continue
+            run.ignored.add(id(cell))
+            value_cell = gv.right_of(cell)
+            if value_cell is not None and _label_or_none(value_cell) is None:
+                run.ignored.add(id(value_cell))
 
     # --- 绩效指标 ---------------------------------------------------------------------------
 
@@ -823,6 +849,25 @@ def _is_block(cell: Cell) -> bool:
     if m is None:
         return False
     return m.table in ("funding_block", "indicator_block") or m.field == "goal_block"
+
+
+def _continuation(run: _Run, gv: _GridView, cell: Cell) -> list[Cell]:
+    """Rows continuing a tall text cell in a borderless table, where each wrapped line may come
+    as a row of its own: the text under the cell's columns until a label or a gap."""
+    if run.ruled.get(id(cell), True):
+        return []
+    out: list[Cell] = []
+    for r in range(cell.row + max(cell.rowspan, 1), gv.n_rows):
+        below = [
+            c
+            for c in gv.starting(r)
+            if _overlap(c.col, c.col + c.colspan, cell.col, cell.col + cell.colspan) > 0
+            and normalize(c.text)
+        ]
+        if not below or any(_label_or_none(c) is not None for c in below):
+            break
+        out.extend(below)
+    return out
 
 
 def _funding_label(
