@@ -49,18 +49,26 @@ def band(total: float) -> str:
     return "差"
 
 
-def target_met(target: str | None, actual: str | None) -> bool | None:
-    """True/False when the row says whether its target was met, None when it cannot tell."""
-    if target is None or actual is None:
+def numeric_target_met(target: str | None, actual: str | None) -> bool | None:
+    """Whether a numeric target was met; None when target or actual is not a number."""
+    op_match = OPERATOR.match(target or "")
+    number = LEADING_NUMBER.match(actual or "")
+    if not (op_match and number):
         return None
-    op_match, number = OPERATOR.match(target), LEADING_NUMBER.match(actual)
-    if op_match and number:
-        a, b = float(op_match.group(2)), float(number.group(1))
-        return b <= a if op_match.group(1) in "≤<" else b >= a
-    if "部分达成" in actual or "未达成" in actual:
-        return False
+    a, b = float(op_match.group(2)), float(number.group(1))
+    return b <= a if op_match.group(1) in "≤<" else b >= a
+
+
+def qualitative_band(actual: str | None, w: float) -> tuple[float, float, bool] | None:
+    """R6 band (low, high, high inclusive) for a 达成 / 部分达成 / 未达成 actual."""
+    if actual is None:
+        return None
+    if "部分达成" in actual:
+        return 0.6 * w, 0.8 * w, False
+    if "未达成" in actual:
+        return 0.0, 0.6 * w, False
     if "达成" in actual:
-        return True
+        return 0.8 * w, w, True
     return None
 
 
@@ -94,27 +102,27 @@ def findings(record: FormRecord) -> dict[str, set[str]]:
         w, s, path = ind.weight, ind.score, f"indicators[{i}]"
         weights += w
         scores += s
-        met = target_met(ind.target_text, ind.actual_text)
+        met = numeric_target_met(ind.target_text, ind.actual_text)
+        qual_band = qualitative_band(ind.actual_text, w)
         if s > w + 1e-9:  # R7; it stands for the row, so R4-R6 are not judged on top
             flag("SCORE_ABOVE_WEIGHT", f"{path}.score")
         elif s < 0:
             flag("SCORE_NEGATIVE", f"{path}.score")
-        elif met is True and s < w - 1e-9:  # R13
+        elif met is True and s < w - 1e-9:  # R13: a met numeric target expects full marks
             flag("SCORE_DEDUCTED_TARGET_MET", f"{path}.score")
-        elif met is False:
+        elif met is False:  # R4 / R5, proportional on a missed numeric target
             op_match = OPERATOR.match(ind.target_text or "")
             number = LEADING_NUMBER.match(ind.actual_text or "")
-            if op_match and number:  # R4 / R5
-                a, b = float(op_match.group(2)), float(number.group(1))
-                share = max(0.0, 1 - (b - a) / a) if op_match.group(1) in "≤<" else b / a
-                if abs(s - w * share) > 0.0101:
-                    flag("SCORE_NOT_PROPORTIONAL", f"{path}.score")
-            else:  # R6
-                low, high = (
-                    (0.6 * w, 0.8 * w) if "部分达成" in (ind.actual_text or "") else (0, 0.6 * w)
-                )
-                if not low - 1e-9 <= s < high:
-                    flag("QUALITATIVE_SCORE_BAND", f"{path}.score")
+            assert op_match and number
+            a, b = float(op_match.group(2)), float(number.group(1))
+            share = max(0.0, 1 - (b - a) / a) if op_match.group(1) in "≤<" else b / a
+            if abs(s - w * share) > 0.0101:
+                flag("SCORE_NOT_PROPORTIONAL", f"{path}.score")
+        elif qual_band is not None:  # R6
+            low, high, inclusive = qual_band
+            above = s > high + 1e-9 if inclusive else s >= high - 1e-9
+            if s < low - 1e-9 or above:
+                flag("QUALITATIVE_SCORE_BAND", f"{path}.score")
         if s < w - 1e-9 and not ind.deviation_reason:  # R11
             flag("MISSING_DEVIATION_REASON", f"{path}.deviation_reason")
     if record.total_weight is not None and abs(weights - record.total_weight) > 1e-6:  # R8
@@ -205,8 +213,12 @@ def test_distribution_of_profiles_and_planted_codes() -> None:
     assert set(summary) == set(PLANTABLE_CODES)
     assert min(summary.values()) >= 7
     assert all(len(f.planted) <= 1 for f in forms)
-    grades = Counter(f.record.grade for f in forms if not f.planted)
-    assert grades["优"] > grades["良"] > 0 and grades["中"] > 0 and grades[None] > 0
+
+
+def test_grades_spread_like_real_forms(sample: list[SyntheticForm]) -> None:
+    # Mostly 优 as in published forms, but every band a checker must tell apart occurs.
+    grades = Counter(f.record.grade for f in sample if not f.planted)
+    assert grades["优"] > grades["良"] > grades["中"] > 0 and grades[None] > 0
 
 
 def test_fraction_bounds_and_single_profile() -> None:

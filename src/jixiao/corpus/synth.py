@@ -200,8 +200,8 @@ def _make_form(
 
 
 def _draft_form(rng: random.Random, profile: str) -> _Draft:
-    severity = rng.choices(("good", "fair", "poor"), weights=(0.7, 0.22, 0.08))[0]
-    miss_rate, worst = {"good": (0.08, 0.8), "fair": (0.3, 0.6), "poor": (0.6, 0.3)}[severity]
+    severity = rng.choices(("good", "fair", "poor"), weights=(0.65, 0.25, 0.1))[0]
+    miss_rate, worst = {"good": (0.08, 0.8), "fair": (0.3, 0.6), "poor": (0.7, 0.3)}[severity]
     domain = rng.choice(vocab.DOMAINS)
     style = _Style(
         profile=profile,
@@ -434,7 +434,7 @@ _BENEFIT_L2 = (
     vocab.LEVEL2_SUSTAINABLE,
 )
 _GROUP_SPLITS = {
-    90: ((50, 30, 10),) * 6
+    90: ((50, 30, 10),) * 7
     + (
         (60, 20, 10),
         (40, 40, 10),
@@ -627,6 +627,12 @@ def _fill_row(rng: random.Random, style: _Style, row: _Row, *, missed: bool) -> 
             row.actual_text = vocab.ACTUAL_MET
             row.score = weight
             row.met = True
+            # Real forms sometimes dock a 达成 row a little (7 → 6.5) and say why; R6 allows
+            # [0.8w, w] and R13 judges numeric targets only, so this stays consistent.
+            if rng.random() < 0.04:
+                docked = weight - Decimal("0.5") if weight >= 3 else weight * Decimal("0.9")
+                row.score = docked.quantize(_CENT)
+                row.reason = _reason(rng, style)
         return
     target = _draw_target(rng, spec)
     decimals = _actual_decimals(spec)
