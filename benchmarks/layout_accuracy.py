@@ -33,6 +33,8 @@ from jixiao.ingest.model import LayoutText  # noqa: E402
 DEV = ("sh-bdc-2023-01", "sh-bdc-2023-02", "sh-bdc-2023-04", "sh-bdc-2023-05", "sh-bdc-2023-07")
 TEST = ("sh-bdc-2023-03", "sh-bdc-2023-06", "sh-bdc-2023-08")
 FAMILIES = ("ruled", "ab-labels", "borderless", "split-target", "bundle")
+# Image-only pages: measured on request (OCR is slow), `--family scan`.
+ALL_FAMILIES = (*FAMILIES, "scan")
 GOLD = REPO / "evals" / "gold"
 
 
@@ -78,7 +80,7 @@ def score_family(family: str, ids: tuple[str, ...], tmp: Path) -> tuple[Score, i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", action="append", choices=FAMILIES)
+    parser.add_argument("--family", action="append", choices=ALL_FAMILIES)
     parser.add_argument("--misses", action="store_true", help="print every wrong leaf")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir:

@@ -615,3 +615,64 @@ def test_block_label_only_goal_and_fields_outside_the_record() -> None:
     assert out.record.implementing_unit == "乙"
     assert out.unplaced == []  # 项目负责人 / 联系电话 are known, not "unplaced"
     assert "张三" not in out.record.model_dump_json()
+
+
+def test_other_template_single_header_row_repeated_levels_and_section_rows() -> None:
+    """A template we do not draw: header fields on one row, a 资金来源 column, level labels
+    repeated on every row (no merging), a full-width section row per 一级 with its weight."""
+    rows: list[list[object]] = [
+        [
+            "项目名称",
+            "智慧养老平台",
+            "主管单位",
+            "某市民政局",
+            "项目实施单位",
+            "某市养老中心",
+            "",
+            "",
+        ],
+        ["资金来源", "年初批复数", "调整后预算数", "预算执行数", "资金执行率", "分数", "得分", ""],
+        ["总额：", "200.00", "180.00", "171.00", "95.00", "10.00", "9.50", ""],
+        ["其中：中央补助", "100.00", "90.00", "90.00", "100.00", "", "", ""],
+        ["其中：财政资金", "100.00", "90.00", "81.00", "90.00", "", "", ""],
+        [
+            "一级指标",
+            "二级指标",
+            "指标名称",
+            "目标值",
+            "全年实际值",
+            "权重",
+            "得分",
+            "偏差原因及整改措施",
+        ],
+        [C("一、产出指标（50分）", cs=8)],
+        ["产出指标", "数量指标", "接入老人数", "≥1000人", "1200人", "25", "25", ""],
+        ["产出指标", "质量指标", "系统可用率", "≥99%", "98%", "25", "24", "机房断电"],
+        [C("二、满意度指标（40分）", cs=8)],
+        ["满意度指标", "服务对象满意度指标", "老人满意度", "≥90%", "92%", "40", "40", "无"],
+        [C("合计", cs=5), "100", "98.50", ""],
+        [C("评价等级：优", cs=8)],
+    ]
+    out = run(form([grid(rows)], ["2022年度项目支出绩效自评表"]))
+    r = out.record
+    assert (r.project_name, r.competent_department, r.implementing_unit) == (
+        "智慧养老平台",
+        "某市民政局",
+        "某市养老中心",
+    )
+    assert [(f.label, f.kind) for f in r.funding] == [
+        ("总额：", "total"),
+        ("其中：中央补助", "fiscal"),
+        ("其中：财政资金", "fiscal"),
+    ]
+    assert r.funding[0].execution_rate == 95.0 and r.funding[0].initial_budget == 200.0
+    assert [(i.level1, i.level2, i.name) for i in r.indicators] == [
+        ("产出指标", "数量指标", "接入老人数"),
+        ("产出指标", "质量指标", "系统可用率"),
+        ("满意度指标", "服务对象满意度指标", "老人满意度"),
+    ]
+    assert r.indicators[1].deviation_reason == "机房断电"
+    assert r.indicators[2].deviation_reason == "无"  # printed text is kept as printed
+    assert (r.total_weight, r.total_score, r.grade, r.year) == (100.0, 98.5, "优", 2022)
+    assert r.funding_unit is None
+    assert out.unplaced == []

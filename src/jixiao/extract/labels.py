@@ -54,6 +54,8 @@ FUNDING_COLUMNS: SynonymTable = {
     "weight": ("分值", "权重", "分数"),
     "execution_rate": ("执行率", "预算执行率", "资金执行率"),
     "score": ("得分",),
+    # The header over the row labels, where a template prints one.
+    "row_label": ("资金来源", "资金类别", "资金构成", "资金项目"),
     # Sichuan-style blocks print a reason column beside the money; it is not in the record.
     "reason": ("原因", "偏差原因分析", "未完成原因分析", "偏差原因"),
 }

@@ -395,6 +395,8 @@ class LayoutExtractor:
             return
         gv, hrow, cmap = header
         run.used.update(id(c.header) for c in cmap.columns)
+        # The row-label header (资金来源) names no money column.
+        cmap = _ColumnMap([c for c in cmap.columns if c.field != "row_label"])
         first_value_col = cmap.min_col()
         last_row = hrow
         fragments = 0
