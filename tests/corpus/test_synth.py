@@ -277,6 +277,7 @@ def test_profiles_print_their_own_labels_and_targets(sample: list[SyntheticForm]
             assert record.title == "部门预算项目支出绩效自评表"
             assert labels == ["总额", "其中：财政资金", "财政专户管理资金", "单位资金", "其他资金"]
             assert kinds == ["total", "fiscal", "special_account", "unit_funds", "other"]
+            assert record.funding[0].weight == 10.0  # 预算执行情况(10分) is printed in the template
             for text in quantitative:
                 op, number, unit = split_target_text(text)
                 assert "(" not in text and op + number + unit == text and float(number) >= 0
