@@ -25,6 +25,7 @@ SNAP = 2.0  # rulings within this many points are one grid line
 COVER = 0.6  # a ruling separates two cells if it covers this share of their common edge
 MIN_CELL = 3.0  # elementary rows/cols thinner than this are drawing noise
 MATCH_X = 3.0  # column boundaries of a continued table match within this many points
+WRAP_GAP_EM = 0.35  # wrapped lines of one cell are closer than this many line heights
 # Page furniture that may sit between a table's end and the page's foot (or above a continued
 # table): page numbers like "- 3 -", "第 3 页 共 9 页", "3/9".
 _FURNITURE = re.compile(r"^[\s\-—–_第页共/\d.·()（）]*$")
@@ -281,52 +282,54 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
     n_cols = len(xs) - 1
     if n_cols < 2:
         return None
-    # Logical rows: a gap between baselines clearly wider than the tightest one starts a row.
-    gaps_y = []
-    for upper, lower in itertools.pairwise(block):
-        gaps_y.append(min(ln.bbox[1] for ln in lower) - max(ln.bbox[3] for ln in upper))
-    size = statistics.median(ln.bbox[3] - ln.bbox[1] for row in block for ln in row)
-    tight = min(gaps_y) if gaps_y else 0.0
-    wraps = bool(gaps_y) and max(gaps_y) - tight > 0.35 * size
-    logical: list[list[list[TextLine]]] = [[block[0]]]
-    for gap, row in zip(gaps_y, block[1:], strict=False):
-        if wraps and gap <= tight + 0.35 * size:
-            logical[-1].append(row)
-        else:
-            logical.append([row])
+    all_lines = [ln for row in block for ln in row]
+    size = statistics.median(ln.bbox[3] - ln.bbox[1] for ln in all_lines)
+
+    def col_of(ln: TextLine) -> int:
+        return max(0, min(bisect_right(xs, ln.bbox[0] + 0.5) - 1, n_cols - 1))
+
+    def last_col_of(ln: TextLine) -> int:
+        return max(col_of(ln), min(bisect_right(xs, ln.bbox[2] - 0.5) - 1, n_cols - 1))
+
+    units = _text_units(all_lines, size)
+    bridges = _bridging_units(units, size)
+    bands = _row_bands([u for k, u in enumerate(units) if k not in bridges])
+    members: dict[tuple[int, int], list[TextLine]] = defaultdict(list)
+    for unit in units:
+        _, y0, _, y1 = _unit_box(unit)
+        cy = (y0 + y1) / 2
+        band = min(
+            range(len(bands)),
+            key=lambda k: (
+                0.0
+                if bands[k][0] <= cy <= bands[k][1]
+                else min(abs(cy - bands[k][0]), abs(cy - bands[k][1]))
+            ),
+        )
+        members[(band, min(col_of(ln) for ln in unit))].extend(unit)
+    spans = _label_spans(members, bands)
     cells: list[Cell] = []
-    ys: list[float] = []
-    for r, group in enumerate(logical):
-        top = min(ln.bbox[1] for row in group for ln in row)
-        bottom = max(ln.bbox[3] for row in group for ln in row)
-        ys.append(top)
-        by_col: dict[int, list[TextLine]] = defaultdict(list)
-        span_to: dict[int, int] = {}
-        for vrow in group:
-            for ln in vrow:
-                c = max(0, min(bisect_right(xs, ln.bbox[0] + 0.5) - 1, n_cols - 1))
-                last = max(c, min(bisect_right(xs, ln.bbox[2] - 0.5) - 1, n_cols - 1))
-                by_col[c].append(ln)
-                span_to[c] = max(span_to.get(c, c), last)
-        for c in sorted(by_col):
-            members = by_col[c]
-            cells.append(
-                Cell(
-                    id="",
-                    row=r,
-                    col=c,
-                    rowspan=1,
-                    colspan=span_to[c] - c + 1,
-                    page=page.number,
-                    bbox=(
-                        min(ln.bbox[0] for ln in members),
-                        top,
-                        max(ln.bbox[2] for ln in members),
-                        bottom,
-                    ),
-                    text=cell_text(members),
-                )
+    for (r, c), lines_in in sorted(members.items()):
+        r0, r1 = spans.get((r, c), (r, r))
+        cells.append(
+            Cell(
+                id="",
+                row=r0,
+                col=c,
+                rowspan=r1 - r0 + 1,
+                colspan=max(last_col_of(ln) for ln in lines_in) - c + 1,
+                page=page.number,
+                bbox=(
+                    min(ln.bbox[0] for ln in lines_in),
+                    bands[r0][0],
+                    max(ln.bbox[2] for ln in lines_in),
+                    bands[r1][1],
+                ),
+                text=cell_text(lines_in),
             )
+        )
+    cells.sort(key=lambda cell: (cell.row, cell.col))
+    logical = bands
     bottom = max(ln.bbox[3] for row in block for ln in row)
     top = min(ln.bbox[1] for row in block for ln in row)
     return Grid(
@@ -339,6 +342,114 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
         col_bounds=xs,
         page_bboxes={page.number: (x0, top, x1, bottom)},
     )
+
+
+def _unit_box(unit: list[TextLine]) -> BBox:
+    return (
+        min(ln.bbox[0] for ln in unit),
+        min(ln.bbox[1] for ln in unit),
+        max(ln.bbox[2] for ln in unit),
+        max(ln.bbox[3] for ln in unit),
+    )
+
+
+def _text_units(lines: list[TextLine], size: float) -> list[list[TextLine]]:
+    """Lines chained into units: a line directly under another and overlapping it horizontally
+    continues it (the wrapped text of one cell, whatever its alignment)."""
+    ordered = sorted(lines, key=lambda ln: ln.bbox[1])
+    tops = [ln.bbox[1] for ln in ordered]
+    uf = _UnionFind(len(ordered))
+    for k, ln in enumerate(ordered):
+        x0, _, x1, y1 = ln.bbox
+        lo = bisect_right(tops, y1 - size)
+        hi = bisect_right(tops, y1 + WRAP_GAP_EM * size)
+        for j in range(lo, hi):
+            other = ordered[j]
+            if j == k or other.bbox[1] <= ln.bbox[1]:
+                continue
+            if other.bbox[0] < x1 and x0 < other.bbox[2]:
+                uf.union(k, j)
+    groups: dict[int, list[TextLine]] = defaultdict(list)
+    for k, ln in enumerate(ordered):
+        groups[uf.find(k)].append(ln)
+    return list(groups.values())
+
+
+def _bridging_units(units: list[list[TextLine]], size: float) -> set[int]:
+    """Indexes of units that bridge the whitespace between two rows: labels of merged cells,
+    centred over several rows. Inside such a unit's height there is a stretch no other text
+    covers, with other text both above and below it."""
+    boxes = [_unit_box(u) for u in units]
+    order = sorted(range(len(units)), key=lambda k: boxes[k][1])
+    tops = [boxes[k][1] for k in order]
+    tallest = max((b[3] - b[1] for b in boxes), default=0.0)
+    bridges: set[int] = set()
+    for k, box in enumerate(boxes):
+        y0, y1 = box[1], box[3]
+        lo = bisect_right(tops, y0 - tallest)
+        hi = bisect_right(tops, y1)
+        covered = sorted(
+            (max(boxes[j][1], y0), min(boxes[j][3], y1))
+            for j in (order[i] for i in range(lo, hi))
+            if j != k and boxes[j][3] > y0 and boxes[j][1] < y1
+        )
+        if not covered:
+            continue
+        cursor = covered[0][1]
+        for a, b in covered[1:]:
+            if a - cursor >= 0.3 * size:
+                bridges.add(k)  # a hole with other text above (cursor) and below (a)
+                break
+            cursor = max(cursor, b)
+    return bridges
+
+
+def _row_bands(units: list[list[TextLine]]) -> list[tuple[float, float]]:
+    """Logical rows of a borderless table as (top, bottom) bands: the vertical extents of the
+    (non-bridging) text units, merged where they overlap."""
+    merged: list[list[float]] = []
+    for _, y0, _, y1 in sorted((_unit_box(u) for u in units), key=lambda b: b[1]):
+        if merged and y0 <= merged[-1][1] + 0.5:
+            merged[-1][1] = max(merged[-1][1], y1)
+        else:
+            merged.append([y0, y1])
+    return [(a, b) for a, b in merged]
+
+
+def _label_spans(
+    members: dict[tuple[int, int], list[TextLine]],
+    bands: list[tuple[float, float]],
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """Rows spanned by labels centred over several rows (merged cells drawn without borders).
+
+    A label whose centre lies clearly nearer the middle of a run of rows that are empty in its
+    column than the middle of its own row spans that run; the cell moves to the run's first
+    row."""
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    n = len(bands)
+    occupied: dict[int, list[int]] = defaultdict(list)
+    for r, c in members:
+        occupied[c].append(r)
+    for c, rows in occupied.items():
+        rows.sort()
+        prev_end = -1
+        for k, r in enumerate(rows):
+            lines_in = members[(r, c)]
+            centre = (min(ln.bbox[1] for ln in lines_in) + max(ln.bbox[3] for ln in lines_in)) / 2
+            next_row = rows[k + 1] if k + 1 < len(rows) else n
+            own = (bands[r][0] + bands[r][1]) / 2
+            best = (abs(centre - own), r, r)
+            for s in range(prev_end + 1, r + 1):
+                for e in range(r, next_row):
+                    mid = (bands[s][0] + bands[e][1]) / 2
+                    score = abs(centre - mid)
+                    if score < best[0] - 1.0:
+                        best = (score, s, e)
+            _, s, e = best
+            if (s, e) != (r, r):
+                spans[(r, c)] = (s, e)
+            prev_end = e
+    return spans
 
 
 def page_grids(page: PageLayout) -> list[Grid]:

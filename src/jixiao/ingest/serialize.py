@@ -120,9 +120,16 @@ def _grid_rows(grid: Grid) -> list[tuple[int, float, LayoutRow]]:
 
 
 def _header_of(cell: Cell, header: list[Cell]) -> Cell | None:
-    """The one header cell above this cell's columns (none when it spans several)."""
+    """The header cell above this cell's columns. A cell under two header cells (columns of a
+    borderless table are approximate) takes the one nearest its centre; a cell under three or
+    more (a label spanning the row, e.g. 总分) has none."""
     over = [h for h in header if _overlap(h, cell) and h.row + h.rowspan <= cell.row]
-    return over[0] if len(over) == 1 else None
+    if len(over) == 1:
+        return over[0]
+    if len(over) == 2:
+        centre = (cell.bbox[0] + cell.bbox[2]) / 2
+        return min(over, key=lambda h: abs((h.bbox[0] + h.bbox[2]) / 2 - centre))
+    return None
 
 
 def serialize_form(form: FormRegion) -> LayoutText:
