@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from jixiao.checks.config import CheckConfig
 from jixiao.checks.targets import (
@@ -52,7 +53,7 @@ _MONEY_EN = {
     "executed": "executed",
 }
 _LEVEL_ZH = {"met": "达成", "partial": "部分达成", "not_met": "未达成", "unknown": "未知"}
-_RATE_WORDS = ("率", "占比", "比例", "比率", "比重")
+_RATE_NAME_RE = re.compile("率|占比|比例|比重")
 _RATE_UNITS = frozenset({"%", "‰", "百分点", "个百分点"})
 _LEVEL1_WEIGHT_RE = re.compile(r"[(（][^()（）]*[)）]\s*$")
 
@@ -463,23 +464,17 @@ def check_qualitative_band(ctx: Context) -> list[Flag]:
 
 def check_score_bounds(ctx: Context) -> list[Flag]:
     """R7: 0 ≤ s ≤ w on every indicator row and on the budget score."""
-    items: list[tuple[str, str, float | None, float | None]] = []
+    items: list[tuple[int, float | None, float | None]] = []
     total, t = ctx.total_row, ctx.total_index
     if total is not None and t is not None:
-        items.append((f"funding[{t}]", "预算执行", total.weight, total.score))
-    for row in ctx.rows:
-        items.append(
-            (
-                f"indicators[{row.index}]",
-                ctx.record.indicators[row.index].name,
-                row.weight,
-                row.score,
-            )
-        )
+        items.append((-1, total.weight, total.score))
+    items.extend((row.index, row.weight, row.score) for row in ctx.rows)
     flags = []
-    for base, name, w, s in items:
-        if s is None:
+    for index, w, s in items:
+        if s is None or (s >= -_HALF_CENT and (w is None or s <= w + _HALF_CENT)):
             continue
+        base = f"funding[{t}]" if index < 0 else f"indicators[{index}]"
+        name = "预算执行" if index < 0 else ctx.record.indicators[index].name
         fields = [f"{base}.score", f"{base}.weight"]
         if s < -_HALF_CENT:
             flags.append(
@@ -593,21 +588,18 @@ def check_total_score(ctx: Context) -> list[Flag]:
     if total_score is None:
         return []
     parts: list[float] = []
-    paths = ["total_score"]
     total, t = ctx.total_row, ctx.total_index
     if total is not None and t is not None:
         if total.score is None and total.weight is not None:
             return []  # the budget score is missing: the sum cannot be judged
         if total.score is not None:
             parts.append(total.score)
-            paths.append(f"funding[{t}].score")
     for row in ctx.rows:
         if row.score is None:
             if row.weight is None:
                 continue
             return []
         parts.append(row.score)
-        paths.append(f"indicators[{row.index}].score")
     if not parts:
         return []
     got = sum(parts)
@@ -615,6 +607,10 @@ def check_total_score(ctx: Context) -> list[Flag]:
     tol = cfg.total_tolerance_rounded if ctx.inputs_rounded else cfg.total_tolerance
     if abs(got - total_score) <= tol + _EPS:
         return []
+    paths = ["total_score"]
+    if total is not None and total.score is not None:
+        paths.append(f"funding[{t}].score")
+    paths.extend(f"indicators[{r.index}].score" for r in ctx.rows if r.score is not None)
     return [
         ctx.flag(
             "TOTAL_SCORE_MISMATCH",
@@ -789,8 +785,19 @@ def check_unit_compatibility(ctx: Context) -> list[Flag]:
     for row in ctx.rows:
         ind = ctx.record.indicators[row.index]
         target = row.target
+        if not isinstance(target, Quantity) or (
+            not row.unit_mismatch and (target.unit is None or target.unit in _RATE_UNITS)
+        ):
+            continue
+        implausible = (
+            target.unit is not None
+            and target.unit not in _RATE_UNITS
+            and _RATE_NAME_RE.search(ind.name) is not None
+        )
+        if not row.unit_mismatch and not implausible:
+            continue
         paths = [f"indicators[{row.index}].target_text", f"indicators[{row.index}].actual_text"]
-        if row.unit_mismatch and isinstance(target, Quantity) and isinstance(row.actual, Quantity):
+        if row.unit_mismatch and isinstance(row.actual, Quantity):
             flags.append(
                 ctx.flag(
                     "UNIT_MISMATCH",
@@ -806,12 +813,7 @@ def check_unit_compatibility(ctx: Context) -> list[Flag]:
                     row.actual.unit,
                 )
             )
-        if (
-            isinstance(target, Quantity)
-            and target.unit is not None
-            and target.unit not in _RATE_UNITS
-            and any(word in ind.name for word in _RATE_WORDS)
-        ):
+        if implausible:
             flags.append(
                 ctx.flag(
                     "UNIT_IMPLAUSIBLE",
@@ -827,18 +829,24 @@ def check_unit_compatibility(ctx: Context) -> list[Flag]:
     return flags
 
 
+@lru_cache(maxsize=4096)
+def _split_key(level1: str, keys: tuple[str, ...]) -> str | None:
+    """The weight_split key a 一级 label belongs to ('产出指标' → '产出'), by substring."""
+    return next((key for key in keys if key in level1), None)
+
+
 def check_weight_split(ctx: Context) -> list[Flag]:
     """R14: default split 产出 50 / 效益 30 / 满意度 10 / 预算执行 10 — report deviations (info)."""
     split = ctx.config.weight_split
     if not ctx.rows or any(r.weight is None for r in ctx.rows):
         return []
     sums = dict.fromkeys(split, 0.0)
+    keys = tuple(split)
+    indicators = ctx.record.indicators
     for row in ctx.rows:
-        level1 = ctx.record.indicators[row.index].level1 or ""
-        for key in split:
-            if key in level1:
-                sums[key] += row.weight or 0.0
-                break
+        key = _split_key(indicators[row.index].level1 or "", keys)
+        if key is not None:
+            sums[key] += row.weight or 0.0
     budget_keys = [k for k in split if "预算" in k]
     w_budget = _budget_weight(ctx)
     for key in budget_keys:
@@ -847,7 +855,7 @@ def check_weight_split(ctx: Context) -> list[Flag]:
         return []
     want = "/".join(f"{k} {split[k]:g}" for k in split)
     got = "/".join(f"{k} {sums[k]:g}" for k in split)
-    paths = [f"indicators[{r.index}].weight" for r in ctx.rows]
+    paths = [f"indicators[{r.index}].weight" for r in ctx.rows] if ctx.provenance else []
     return [
         ctx.flag(
             "WEIGHT_SPLIT_DEVIATES",
@@ -885,7 +893,7 @@ def check_goals(ctx: Context) -> list[Flag]:
     ]
 
 
-_EXECUTION_WORDS = ("预算执行", "执行率", "资金执行", "支出进度")
+_EXECUTION_NAME_RE = re.compile("预算执行|执行率|资金执行|支出进度")
 
 
 def check_low_execution(ctx: Context) -> list[Flag]:
@@ -899,7 +907,7 @@ def check_low_execution(ctx: Context) -> list[Flag]:
     if rate is None or rate >= ctx.config.low_execution_rate - _EPS:
         return []
     for ind in ctx.record.indicators:
-        if any(word in ind.name for word in _EXECUTION_WORDS) and not _blank(ind.deviation_reason):
+        if _EXECUTION_NAME_RE.search(ind.name) and not _blank(ind.deviation_reason):
             return []
     limit = _f(ctx.config.low_execution_rate)
     return [
