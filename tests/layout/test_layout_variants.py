@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from gridkit import C, form, grid
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jixiao.contract import FormRecord, FundingRow, Indicator
 from jixiao.extract.base import Extractor, open_extractor
-from jixiao.extract.layout import UNPLACED_CODE, LayoutExtractor
+from jixiao.extract.layout import ERROR_CODE, UNPLACED_CODE, LayoutExtractor
 from jixiao.ingest.model import LayoutText
 
 GOAL_E = "打造“智慧好办”2.0版，推出企业和个人“双100”高频依申请政务服务事项"
@@ -676,3 +678,57 @@ def test_other_template_single_header_row_repeated_levels_and_section_rows() -> 
     assert (r.total_weight, r.total_score, r.grade, r.year) == (100.0, 98.5, "优", 2022)
     assert r.funding_unit is None
     assert out.unplaced == []
+
+
+def test_a_failing_section_is_flagged_and_the_rest_still_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: LayoutExtractor, run: object, record: object) -> None:
+        raise ValueError("odd grid")
+
+    monkeypatch.setattr(LayoutExtractor, "_funding", broken)
+    out = run(form([grid(AB_ROWS)]))
+    assert out.record.project_name == "市民云运营" and len(out.record.indicators) == 3
+    errors = [f for f in out.flags if f.code == ERROR_CODE]
+    assert len(errors) == 1 and "odd grid" in errors[0].message
+
+
+_TEXTS = st.sampled_from(
+    [
+        "项目名称",
+        "一级指标",
+        "三级指标",
+        "分值",
+        "得分",
+        "年初预算数",
+        "全年预算数",
+        "总分",
+        "年度资金总额",
+        "预期目标",
+        "评分等级",
+        "产出指标(50分)",
+        "8.00",
+        "-",
+        "",
+        "≥95%",
+        "上海市大数据中心",
+        "评价结论",
+        "100",
+        "其中：当年财政拨款",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(_TEXTS, min_size=1, max_size=8), min_size=1, max_size=12),
+    st.booleans(),
+)
+def test_never_raises_and_output_validates_on_arbitrary_grids(
+    rows: list[list[str]], ruled: bool
+) -> None:
+    out = run(form([grid(rows, ruled=ruled)]))  # type: ignore[arg-type]
+    FormRecord.model_validate(out.record.model_dump())
+    assert not [f for f in out.flags if f.code == ERROR_CODE]
+    for path, prov in out.fields.items():
+        assert 0.0 <= prov.confidence <= 1.0, path

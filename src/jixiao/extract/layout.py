@@ -45,6 +45,7 @@ from jixiao.ingest.model import Cell, FormRegion, Grid, LayoutText, TextLine
 
 EXTRACTOR_NAME = "layout"
 UNPLACED_CODE = "LAYOUT_UNPLACED"
+ERROR_CODE = "LAYOUT_ERROR"
 
 _YEAR_PAREN_RE = re.compile(r"[(（]\s*((?:19|20)\d{2})\s*年度?\s*[)）]")
 _YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*年度")
@@ -301,12 +302,27 @@ class LayoutExtractor:
         if form.kind != "project":
             run.flag(f"form kind {form.kind!r} is not supported by the layout extractor")
         else:
-            self._title_year(run, record)
-            self._header(run, record)
-            self._funding(run, record)
-            self._goals(run, record)
-            self._indicators(run, record)
-            self._grade(run, record)
+            sections = (
+                self._title_year,
+                self._header,
+                self._funding,
+                self._goals,
+                self._indicators,
+                self._grade,
+            )
+            for section in sections:
+                # One odd section must not lose the others (the protocol: never raise on a form).
+                try:
+                    section(run, record)
+                except Exception as err:
+                    run.flags.append(
+                        Flag(
+                            code=ERROR_CODE,
+                            severity="warning",
+                            origin="extraction",
+                            message=f"layout extractor failed in {section.__name__}: {err!r}",
+                        )
+                    )
             self._not_in_record(run)
             self._report(run, record)
         # Block labels ("绩效指标(90分)", "年度总体目标") structure the form; they hold no value.
@@ -643,7 +659,10 @@ class LayoutExtractor:
             if not has_values:
                 # A row holding only a level label (a level printed on its own row) sets it.
                 if lvl1_new is not None and lvl1_new.row == r and normalize(lvl1_new.text):
-                    level1 = (strip_weight_suffix(lvl1_new.text.strip()), lvl1_new)
+                    text1 = strip_weight_suffix(lvl1_new.text.strip())
+                    if text1 != level1[0]:
+                        level2 = (None, None)
+                    level1 = (text1, lvl1_new)
                     run.used.add(id(lvl1_new))
                 return level1, level2
         # Level labels: the covering cell (merged down) or, when blank (a page break), inherit.
@@ -685,6 +704,10 @@ class LayoutExtractor:
             deviation_reason=reason,
         )
         record.indicators.append(indicator)
+        if not name:
+            run.flag(
+                f"indicator row {i + 1} has values but no 三级指标 name", [f"indicators[{i}].name"]
+            )
 
         def label(col: str) -> float:
             m = cmap.match_of(col)
@@ -950,4 +973,10 @@ def open_layout_extractor(options: ExtractorOptions | None = None) -> LayoutExtr
     return LayoutExtractor()
 
 
-__all__ = ["EXTRACTOR_NAME", "UNPLACED_CODE", "LayoutExtractor", "open_layout_extractor"]
+__all__ = [
+    "ERROR_CODE",
+    "EXTRACTOR_NAME",
+    "UNPLACED_CODE",
+    "LayoutExtractor",
+    "open_layout_extractor",
+]
