@@ -33,13 +33,27 @@ def is_label_like(text: str) -> bool:
 
 
 def header_rows(grid: Grid) -> set[int]:
-    """Rows whose own cells (at least two with text) all look like labels."""
+    """Rows whose own cells all look like labels: three or more of them, or two when the next
+    row's cells are all values (a 2-column block like 预期目标 | 实际完成情况, not a key-value
+    row like 项目名称 | …)."""
     rows: set[int] = set()
     for row in range(grid.n_rows):
         texts = [c.text for c in grid.row_cells(row) if c.text.strip()]
-        if len(texts) >= 2 and all(is_label_like(t) for t in texts):
+        if len(texts) < 2 or not all(is_label_like(t) for t in texts):
+            continue
+        if len(texts) >= 3:
+            rows.add(row)
+            continue
+        below = [c.text for c in grid.row_cells(row + 1) if c.text.strip()]
+        if below and not any(is_label_like(t) for t in below):
             rows.add(row)
     return rows
+
+
+def _aligned(cells: list[Cell], header: list[Cell]) -> bool:
+    """Every cell starts and ends on a column boundary of the header row."""
+    bounds = {h.col for h in header} | {h.col + h.colspan for h in header}
+    return all(c.col in bounds and c.col + c.colspan in bounds for c in cells if c.text.strip())
 
 
 def _overlap(a: Cell, b: Cell) -> bool:
@@ -82,6 +96,9 @@ def _grid_rows(grid: Grid) -> list[tuple[int, float, LayoutRow]]:
                 )
             )
             continue
+        if header and grid.ruled and not _aligned(own, header):
+            # A row drawn on other column lines than the header's: the header's block ended.
+            header, carried = [], {}
         parts: list[str] = []
         ids: list[str] = []
         # Context: cells merged down from above, and blank leading columns filled from above.
