@@ -178,21 +178,48 @@ def parse_value(text: str | None) -> Parsed | None:
             if prefix.endswith(word):
                 op, prefix = word_op, prefix[: -len(word)]
                 break
-    for suffix, suffix_op in _SUFFIX_OPERATORS:
-        if rest.startswith(suffix):
-            rest = rest[len(suffix) :]
-            op = op or suffix_op
-            break
+    unit = match.group("punit") if match.group("paren") else match.group("bunit")
+    if not match.group("paren"):
+        unit, rest, suffix_op = _short_unit(unit or "", rest)
+        op = op or suffix_op
+    else:
+        for suffix, paren_suffix_op in _SUFFIX_OPERATORS:
+            if rest.startswith(suffix):
+                rest, op = rest[len(suffix) :], op or paren_suffix_op
+                break
     # A qualitative statement that happens to hold a number ("第三级要求"), or a level word
     # ("部分达成") decides: words before a number without any operator make it a description.
     if level != "unknown" or (prefix and op is None):
         return Qualitative(level)
-    unit = match.group("punit") if match.group("paren") else match.group("bunit")
     try:
         value = float(match.group("num").replace(",", ""))
     except ValueError:  # pragma: no cover - the pattern only matches digits
         return Qualitative("unknown")
     return Quantity(op, value, normalize_unit(unit), complete=not prefix and not rest)
+
+
+_MAX_BARE_UNIT = 5
+_DIGIT_OR_OP = re.compile(r"[\d<>=,.;:()，。；：]")
+
+
+def _short_unit(known: str, rest: str) -> tuple[str | None, str, Operator | None]:
+    """Unit, remaining text and suffix operator after a number printed without parentheses.
+
+    A short tail is the unit whatever it is ("个工作日", "万立方米", "家次", "分"); a long one
+    is a description, of which only a known unit is taken ("1小时内解决问题…" → 小时).
+    """
+    tail = known + rest
+    op: Operator | None = None
+    for suffix, suffix_op in _SUFFIX_OPERATORS:
+        if tail.endswith(suffix):
+            tail, op = tail[: -len(suffix)], suffix_op
+            break
+    if len(tail) <= _MAX_BARE_UNIT and not _DIGIT_OR_OP.search(tail):
+        return tail or None, "", op
+    for suffix, suffix_op in _SUFFIX_OPERATORS:
+        if rest.startswith(suffix):
+            return known or None, rest[len(suffix) :], suffix_op
+    return known or None, rest, None
 
 
 def qualitative_level(text: str) -> Level:
