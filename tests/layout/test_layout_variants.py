@@ -732,3 +732,30 @@ def test_never_raises_and_output_validates_on_arbitrary_grids(
     assert not [f for f in out.flags if f.code == ERROR_CODE]
     for path, prov in out.fields.items():
         assert 0.0 <= prov.confidence <= 1.0, path
+
+
+def test_level1_column_inferred_when_its_header_is_unreadable() -> None:
+    rows: list[list[object]] = [
+        ["级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分"],
+        [C("产出指标", rs=2), "数量指标", "甲", "≥1", "2", "50", "50"],
+        ["质量指标", "乙", "≥1", "1", "50", "50"],
+    ]
+    out = run(form([grid(rows)]))
+    assert [i.level1 for i in out.record.indicators] == ["产出指标", "产出指标"]
+    # A guessed column: lower confidence than the same value under a readable header.
+    assert out.fields["indicators[0].level1"].signals["label_match"] == 0.6
+    # With an unrelated label in that position nothing is guessed.
+    rows[0][0] = "备注"
+    out = run(form([grid(rows)]))
+    assert [i.level1 for i in out.record.indicators] == [None, None]
+
+
+def test_funding_block_label_on_a_row_is_not_taken_for_the_row_label() -> None:
+    rows: list[list[object]] = [
+        ["", "", "年初预算数", "全年预算数", "全年执行数"],
+        ["", "年度资金总额", "10", "10", "9"],
+        ["项目资金（万元）", "其中：当年财政拨款", "10", "10", "9"],
+    ]
+    out = run(form([grid(rows, ruled=False)]))
+    assert [f.label for f in out.record.funding] == ["年度资金总额", "其中：当年财政拨款"]
+    assert out.record.funding_unit == "万元"

@@ -590,6 +590,7 @@ class LayoutExtractor:
             return
         gv, hrow, cmap = header
         cmap, first_data = _merge_subheader(gv, hrow, cmap)
+        cmap = _infer_level1(gv, hrow, cmap)
         run.used.update(id(c.header) for c in cmap.columns)
         level1: tuple[str | None, Cell | None] = (None, None)
         level2: tuple[str | None, Cell | None] = (None, None)
@@ -900,10 +901,12 @@ def _funding_label(
 ) -> tuple[Cell | None, LabelMatch | None]:
     """The row label of a 项目资金 row: a cell naming a funding row wherever it sits (borderless
     tables shift columns), else the rightmost text left of the money columns."""
-    for cell in cells:
-        m = classify(cell.text, FUNDING_ROWS)
-        if m is not None:
-            return cell, m
+    candidates = [c for c in cells if not _is_block(c)]
+    for fuzzy in (False, True):
+        for cell in candidates:
+            m = classify(cell.text, FUNDING_ROWS, fuzzy=fuzzy)
+            if m is not None:
+                return cell, m
     left = [c for c in cells if c.col < first_value_col and normalize(c.text) and not _is_block(c)]
     left = [c for c in left if parse_number(c.text) is None and not is_empty_mark(c.text)]
     return (left[-1], None) if left else (None, None)
@@ -937,6 +940,24 @@ def _joined_target(by_field: dict[str, list[Cell]]) -> tuple[str | None, list[Ce
     if not parts:
         return None, by_field.get("target", [])
     return "".join(parts), cells
+
+
+def _infer_level1(gv: _GridView, hrow: int, cmap: _ColumnMap) -> _ColumnMap:
+    """一级指标 unreadable ("级指标" after a lost line) but 二级指标 found: the column just left
+    of 二级 is 一级 when its header is no other label. Low label score: a reviewer should look."""
+    fields = cmap.fields()
+    c2 = cmap.first_col("level2")
+    if "level1" in fields or c2 is None or c2 == 0:
+        return cmap
+    cell = gv.at(hrow, c2 - 1)
+    if cell is None or any(col.header is cell for col in cmap.columns):
+        return cmap
+    if classify_any(cell.text) is not None:
+        return cmap
+    guess = LabelMatch("level1", "fuzzy", 0.6)
+    columns = [*cmap.columns, _Column("level1", cell.col, c2, cell, guess)]
+    columns.sort(key=lambda col: col.c0)
+    return _ColumnMap(columns)
 
 
 def _merge_subheader(gv: _GridView, hrow: int, cmap: _ColumnMap) -> tuple[_ColumnMap, int]:
