@@ -247,6 +247,15 @@ def test_r8_weights_must_add_up(form_data: dict[str, Any]) -> None:
     assert flag.severity == "error" and flag.expected == 100.0 and flag.found == 102.0
 
 
+def test_r8_unscored_budget_block_adds_no_weight(form_data: dict[str, Any]) -> None:
+    form_data["funding"][0].update(weight=None, score=None)
+    form_data["indicators"][5].update(weight=20.0, score=20.0)  # budget judged as an indicator
+    form_data["total_score"] = 93.5
+    assert [f.code for f in check(form_data) if f.severity != "info"] == []
+    form_data["indicators"][5].update(weight=10.0, score=10.0)
+    assert only(check(form_data), "WEIGHTS_SUM").found == 90.0
+
+
 def test_r8_level1_weights_only_when_given(form_data: dict[str, Any]) -> None:
     assert check(form_data, level1_weights={"产出指标(50分)": 50.0, "效益指标": 30.0}) == []
     flags = check(form_data, level1_weights={"产出指标": 55.0})

@@ -509,10 +509,14 @@ def check_score_bounds(ctx: Context) -> list[Flag]:
 
 
 def _budget_weight(ctx: Context) -> float | None:
+    """w_budget: printed on the total row; the default when only a score is printed; 0 when the
+    block scores nothing (the budget is then judged as an indicator, e.g. 预算执行率)."""
     total = ctx.total_row
     if total is None:
         return None
-    return total.weight if total.weight is not None else ctx.config.budget_weight
+    if total.weight is not None:
+        return total.weight
+    return ctx.config.budget_weight if total.score is not None else 0.0
 
 
 def check_weights_sum(ctx: Context) -> list[Flag]:
