@@ -131,3 +131,16 @@ def test_unknown_family_and_bad_manifest_are_clear_errors(tmp_path: Path) -> Non
     bad.write_text('{"seed": 1, "documents": []}', encoding="utf-8")
     with pytest.raises(InvalidInput, match="not a corpus manifest"):
         load_manifest(bad)
+
+
+def test_committed_examples_match_their_manifest() -> None:
+    examples = ROOT / "examples"
+    manifest = load_manifest(examples / "manifest.json")
+    assert {d.family for d in manifest.documents} == {"ruled", "split-target", "bundle", "scan"}
+    assert sum(p.stat().st_size for p in examples.iterdir()) < 2_000_000
+    for doc, form in manifest.forms():
+        with pymupdf.open(examples / doc.file) as pdf:
+            assert form.pages[1] <= pdf.page_count
+        FormRecord.model_validate_json((examples / form.gold).read_text(encoding="utf-8"))
+    bundle = next(d for d in manifest.documents if d.family == "bundle")
+    assert len(bundle.forms) == 3

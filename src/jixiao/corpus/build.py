@@ -307,3 +307,50 @@ def build_corpus(
         json.dumps(manifest.model_dump(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return BuildSummary(manifest, time.perf_counter() - started, counts)
+
+
+def build_examples(out: Path, *, seed: int = 7, gold_dir: Path | None = None) -> Manifest:
+    """The small committed set in examples/: real sh-bdc-2023-02 in `ruled`, one synthetic
+    `split-target` form, one `bundle` of three forms and a one-page `scan`, each with its gold
+    JSON beside it and a manifest in the corpus format."""
+    real = {f.gold_id: f for f in load_real_gold(gold_dir or default_gold_dir())}
+    synth = synthetic_gold(seed, 72)  # the same forms as `corpus build --seed <seed>`
+    sichuan = next(f for f in synth if f.profile == "sichuan")
+    central = [f for f in synth if f.profile == "central" and split_for(f.gold_id) == "dev"][:3]
+    # the scan: the shortest dev real form, so that the example stays one page
+    dev_real = [f for f in real.values() if split_for(f.gold_id) == "dev"]
+    short = min(dev_real, key=lambda f: len(f.record.indicators))
+    plan = [
+        ("ruled", f"{real['sh-bdc-2023-02'].gold_id}.ruled", [real["sh-bdc-2023-02"]]),
+        ("split-target", f"{sichuan.gold_id}.split-target", [sichuan]),
+        ("bundle", "bundle-3.bundle", central),
+        ("scan", f"{short.gold_id}.scan", [short]),
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    documents = []
+    for family, name, forms in plan:
+        doc_seed = zlib.crc32(f"{seed}:{family}:{name}".encode())
+        pages = render_pdf(family, [f.record for f in forms], out / f"{name}.pdf", seed=doc_seed)
+        entries = []
+        for form, (first, last) in zip(forms, pages, strict=True):
+            (out / f"{form.gold_id}.json").write_text(
+                form.record.model_dump_json(indent=2) + "\n", encoding="utf-8"
+            )
+            entries.append(
+                ManifestForm(
+                    gold_id=form.gold_id,
+                    gold=f"{form.gold_id}.json",
+                    pages=[first, last],
+                    origin=form.origin,
+                    planted=list(form.planted),
+                )
+            )
+        split = split_for(forms[0].gold_id)  # the bundle's three forms are all dev
+        documents.append(
+            ManifestDocument(file=f"{name}.pdf", family=family, split=split, forms=entries)
+        )
+    manifest = Manifest(seed=seed, created_by="jixiao corpus examples", documents=documents)
+    (out / "manifest.json").write_text(
+        json.dumps(manifest.model_dump(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return manifest

@@ -53,6 +53,21 @@ def build(
     typer.echo(f"built in {summary.seconds:.1f} s")
 
 
+@corpus_app.command("examples")
+def examples(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write to.")] = Path(
+        "examples"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic forms.")] = 7,
+) -> None:
+    """Write the small example set (one PDF per family kind, gold JSON beside each)."""
+    from jixiao.corpus.build import build_examples
+
+    manifest = build_examples(out, seed=seed)
+    for doc in manifest.documents:
+        typer.echo(f"{out / doc.file}  {doc.family}  {len(doc.forms)} form(s)")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the top-level app."""
     app.add_typer(corpus_app, name="corpus")
