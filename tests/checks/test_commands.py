@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from jixiao.checks.commands import load_records
 from jixiao.cli import app
-from jixiao.errors import InvalidInput
+from jixiao.errors import ConfigError, InvalidInput
 
 runner = CliRunner()
 
@@ -81,3 +81,19 @@ def test_bad_input_is_one_clear_error(tmp_path: Path, text: str, match: str) -> 
         load_records(path)
     assert "\n" not in info.value.line() and str(path) in info.value.line()
     assert info.value.exit_code == 13
+
+
+def test_config_file_and_bad_profile(tmp_path: Path, form_data: dict[str, Any]) -> None:
+    form_data["total_score"] = 85.0  # 良 by default, 优 under 80/70/60
+    form_data["indicators"][0].update(target_text="达成", actual_text="部分达成", score=12.0)
+    form_data["indicators"][0]["deviation_reason"] = "x"
+    form_data["grade"] = "良"
+    record = tmp_path / "r.json"
+    record.write_text(json.dumps(form_data, ensure_ascii=False), encoding="utf-8")
+    assert runner.invoke(app, ["check", str(record), "--strict"]).exit_code == 0
+    config = tmp_path / "c.toml"
+    config.write_text('profile = "legacy-80-70-60"\n', encoding="utf-8")
+    result = runner.invoke(app, ["check", str(record), "--strict", "--config", str(config)])
+    assert result.exit_code == 1 and "GRADE_MISMATCH" in result.output
+    bad = runner.invoke(app, ["check", str(record), "--profile", "nope"])
+    assert isinstance(bad.exception, ConfigError)

@@ -156,6 +156,17 @@ def test_r5_lower_is_better(form_data: dict[str, Any]) -> None:
     assert flag.rule == "R5" and flag.expected == 12.0
 
 
+def test_equal_zero_target_is_lower_is_better(form_data: dict[str, Any]) -> None:
+    ind = form_data["indicators"][1]
+    ind.update(name="安全事故数", target_text="=0(起)", actual_text="1.00(起)", score=10.0)
+    ind["deviation_reason"] = "发生一起"
+    form_data["total_score"] = 88.0
+    form_data["grade"] = "良"
+    assert "SCORE_DEDUCTED_TARGET_MET" not in codes(check(form_data))
+    ind["actual_text"] = "0(起)"
+    assert only(check(form_data), "SCORE_DEDUCTED_TARGET_MET").expected == 15.0
+
+
 def test_units_in_another_scale_are_converted(form_data: dict[str, Any]) -> None:
     ind = form_data["indicators"][0]
     ind.update(
@@ -262,6 +273,10 @@ def test_r8_level1_weights_only_when_given(form_data: dict[str, Any]) -> None:
     flag = only(flags, "LEVEL1_WEIGHTS_SUM")
     assert flag.expected == 55.0 and flag.found == 50.0
     assert flag.fields == ["indicators[0].weight", "indicators[1].weight", "indicators[2].weight"]
+    # Sichuan prints the budget block as 预算执行情况(10分): it has no indicator rows.
+    assert check(form_data, level1_weights={"预算执行情况(10分)": 10.0}) == []
+    budget = only(check(form_data, level1_weights={"预算执行情况": 15.0}), "LEVEL1_WEIGHTS_SUM")
+    assert budget.fields == ["funding[0].weight"]
 
 
 # R9 / R10 -------------------------------------------------------------------------------------

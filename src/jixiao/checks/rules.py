@@ -230,7 +230,9 @@ def _assess(row: Row, ctx: Context) -> None:
     row.b_in_target_unit = b
     row.mode = "quantitative"
     op = target.op or "="
-    row.higher_is_better = op in HIGHER_IS_BETTER
+    # "=0(起)" (安全事故) means none at all: with A = 0, "higher is better" would make any count
+    # meet it, so read it as lower-is-better (no proportional score exists then).
+    row.higher_is_better = op in HIGHER_IS_BETTER and not (op == "=" and a == 0)
     row.met = b >= a - _EPS if row.higher_is_better else b <= a + _EPS
     if w is None:
         return
