@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from pathlib import Path
 
 import pymupdf
 import pytest
 
-from jixiao.contract import FormRecord
+from jixiao.contract import FormRecord, Indicator
 from jixiao.corpus.render import FAMILIES, render_pdf
 from jixiao.corpus.render.draw import wrap_text
 from jixiao.corpus.render.split_target import split_target
@@ -205,3 +206,30 @@ def test_unknown_family_and_no_forms_are_clear_errors(tmp_path: Path) -> None:
         render_pdf("landscape", [real_form()], tmp_path / "x.pdf")
     with pytest.raises(InvalidInput, match="no forms"):
         render_pdf("ruled", [], tmp_path / "x.pdf")
+
+
+def test_a_goal_taller_than_a_page_is_split_not_lost(tmp_path: Path) -> None:
+    goal = "持续拓展总门户接入事项覆盖度，不断扩大服务范围，构建泛在可及全方位服务体系。" * 60
+    record = real_form("sh-bdc-2023-07").model_copy(update={"goal_actual": goal})
+    out = tmp_path / "giant.pdf"
+    pages = render_pdf("ruled", [record], out, seed=1)
+    text = squash("".join(page_texts(out)))
+    assert pages[0][1] - pages[0][0] >= 2
+    assert Counter(squash(goal)) - Counter(text) == Counter()  # every character is drawn
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_sparse_records_render(tmp_path: Path, family: str) -> None:
+    sparse = FormRecord(
+        project_name="无级别项目",
+        indicators=[
+            Indicator(name="指标甲"),
+            Indicator(level1="产出指标", name="指标乙" * 30, target_text="≥1" * 20),
+        ],
+    )
+    out = tmp_path / "sparse.pdf"
+    pages = render_pdf(family, [FormRecord(), sparse], out, seed=2)
+    assert len(pages) == 2
+    if family != "scan":
+        text = squash("".join(page_texts(out)))
+        assert all(v in text for v in printed_values(sparse))

@@ -432,8 +432,7 @@ class TablePainter:
         repeated = False  # header re-drawn at the top of this page
         segment_top = flow.y
         i = 0
-        n = len(rows)
-        while i < n:
+        while i < len(rows):  # rows grows when a long row is split
             if flow.y + rows[i].height <= flow.bottom + 0.01:
                 flow.y += rows[i].height
                 i += 1
@@ -473,7 +472,7 @@ class TablePainter:
             if cut < table.header_rows:  # the whole table moved
                 page_first = 0
                 i = 0
-        self._paint(rows, merges, page_first, n, segment_top, repeated, header)
+        self._paint(rows, merges, page_first, len(rows), segment_top, repeated, header)
 
     def _splittable(self, rows: list[_Row]) -> set[int]:
         return self.table.splittable
