@@ -32,6 +32,9 @@ _PROJECT_NAME = re.compile(r"^项目名称[:：]?")
 # Pre-2020 score sheets: indicator trees under 部门决策 / 项目管理 / 项目绩效.
 _OLD_SHEET_LABELS = ("部门决策", "项目管理", "项目绩效")
 TITLE_MAX_CHARS = 40
+TITLE_LINE_GAP = 30.0  # points between two title lines printed as one title
+# Page numbers and the like: "- 3 -", "第 3 页", "3/9".
+_FURNITURE = re.compile(r"^[\s\-—–_第页共/\d.·()（）]*$")
 
 
 def _plain(text: str) -> str:
@@ -122,7 +125,13 @@ def segment_forms(document: Document, grids: list[Grid]) -> list[FormRegion]:
         current = drafts[-1] if drafts else None
         if title is not None:
             # Consecutive title lines (a unit name line, then the title) make one title.
-            if current is not None and not current.has_name and _only_titles(current):
+            if (
+                current is not None
+                and not current.has_name
+                and _only_titles(current)
+                and current.items[-1].page == item.page
+                and item.bbox[1] - current.items[-1].bbox[3] < TITLE_LINE_GAP
+            ):
                 current.title = f"{current.title}{_plain(title)}"
                 current.items.append(item)
                 continue
@@ -135,13 +144,26 @@ def segment_forms(document: Document, grids: list[Grid]) -> list[FormRegion]:
             current.has_name = True
         if current is not None:
             current.items.append(item)
-    forms = [_build(i, draft) for i, draft in enumerate(drafts)]
-    return [f for f in forms if f.grids or f.lines]
+    # A title with no table and no 项目名称 after it (a cover page "附件：项目支出绩效自评表", a
+    # report's text) is no form; a whole-department title is kept, to be reported.
+    drafts = [
+        d
+        for d in drafts
+        if d.has_name
+        or any(it.grid is not None for it in d.items)
+        or (_DEPARTMENT_WHOLE.search(d.title) and not _only_titles(d, furniture=True))
+    ]
+    return [_build(i, draft) for i, draft in enumerate(drafts)]
 
 
-def _only_titles(draft: _Draft) -> bool:
+def _only_titles(draft: _Draft, *, furniture: bool = False) -> bool:
     return all(
-        it.grid is None and (is_title(it.text) or _YEAR_LINE.match(_plain(it.text)))
+        it.grid is None
+        and (
+            is_title(it.text)
+            or _YEAR_LINE.match(_plain(it.text))
+            or (furniture and _FURNITURE.match(it.text))
+        )
         for it in draft.items
     )
 
