@@ -27,7 +27,9 @@ _ENV_VARS: tuple[tuple[str, str, str | None], ...] = (
     ("max_transport_retries", "JIXIAO_LLM_MAX_TRANSPORT_RETRIES", None),
     ("max_validation_retries", "JIXIAO_LLM_MAX_VALIDATION_RETRIES", None),
     ("temperature", "JIXIAO_LLM_TEMPERATURE", None),
+    ("max_tokens", "JIXIAO_LLM_MAX_TOKENS", None),
     ("n_ctx", "JIXIAO_LLM_N_CTX", None),
+    ("n_threads", "JIXIAO_LLM_THREADS", None),
     ("cache_dir", "JIXIAO_CACHE_DIR", None),
 )
 
@@ -45,7 +47,13 @@ class LLMSettings(BaseModel):
     max_transport_retries: int = Field(default=3, ge=0)
     max_validation_retries: int = Field(default=2, ge=0)
     temperature: float = Field(default=0.0, ge=0)
+    # A bound on each answer: a small model can run on inside a JSON string, and a single-slot
+    # server stays busy with a runaway answer even after the client has timed out.
+    max_tokens: int = Field(default=1024, ge=1)
     n_ctx: int = Field(default=8192, ge=512)
+    # Embedded server threads; None: 2 on an idle machine, 1 when the cores are already busy
+    # (measured: under load 6 on 2 cores, 2 threads decode 4-5x slower than 1).
+    n_threads: int | None = Field(default=None, ge=1)
     cache_dir: Path = Path(".jixiao/cache")
     # Transport backoff: exponential with full jitter, capped; tests shrink these.
     backoff_initial_s: float = Field(default=1.0, ge=0)

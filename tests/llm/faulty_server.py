@@ -5,7 +5,7 @@ answers every later one with a chat completion copied from a real response of th
 server (gemma3-270m, TOOLS mode, model `LLMCheckReply(ok: bool)`), the tool name swapped for
 the one the request asks for. It counts requests and keeps their JSON bodies.
 
-Faults: "drop" closes the connection without answering; "429"/"500"/"503" answer that status
+Faults: "drop" closes the connection without answering; "401"/"429"/"500"/"503" answer that status
 with an OpenAI-style error body (429 with `retry-after: 0`); "slow" waits `slow_s` before
 answering (longer than the client's timeout).
 """
@@ -51,7 +51,7 @@ REAL_TOOL_ANSWER: dict[str, Any] = {
     "usage": {"prompt_tokens": 24, "completion_tokens": 9, "total_tokens": 33},
 }
 
-FAULTS = ("drop", "429", "500", "503", "slow", "ok")
+FAULTS = ("drop", "401", "429", "500", "503", "slow", "ok")
 
 
 class FaultyServer:
@@ -61,6 +61,7 @@ class FaultyServer:
         *,
         answer: dict[str, Any] | None = None,
         slow_s: float = 2.0,
+        port: int = 0,
     ) -> None:
         unknown = [f for f in faults if f not in FAULTS]
         if unknown:
@@ -70,7 +71,7 @@ class FaultyServer:
         self.slow_s = slow_s
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -157,7 +158,7 @@ class FaultyServer:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                if fault in ("429", "500", "503"):
+                if fault in ("401", "429", "500", "503"):
                     status = int(fault)
                     error = {"error": {"message": f"injected {status}", "type": "server_error"}}
                     extra = {"retry-after": "0"} if status == 429 else None
@@ -170,3 +171,12 @@ class FaultyServer:
                     self._send_json(200, server._completion_for(body))
 
         return Handler
+
+
+if __name__ == "__main__":
+    # `python faulty_server.py PORT`: a stand-in child process for server lifecycle tests.
+    import sys
+
+    fake = FaultyServer(port=int(sys.argv[1]))
+    print(f"fake LLM server on {fake.base_url}", flush=True)
+    fake._httpd.serve_forever()

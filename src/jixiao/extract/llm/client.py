@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import instructor
 import openai
-from instructor.core.exceptions import InstructorRetryException
+from instructor.core.exceptions import (
+    IncompleteOutputException,
+    InstructorError,
+    InstructorRetryException,
+)
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -210,6 +214,7 @@ class LLMClient:
                 max_retries=retries,
                 model=self.settings.model,
                 temperature=self.settings.temperature,
+                max_tokens=self.settings.max_tokens,
             )
         except InstructorRetryException as err:
             cause = err.__cause__ or err
@@ -221,10 +226,19 @@ class LLMClient:
             return None, stats
         except _FATAL_STATUS as err:
             raise self._unavailable(err) from err
-        except (openai.OpenAIError, ValidationError, ValueError) as err:
+        except IncompleteOutputException:
+            stats.error = f"the answer was cut off at max_tokens={self.settings.max_tokens}"
+            return None, stats
+        except (openai.OpenAIError, ValidationError, ValueError, InstructorError) as err:
             stats.error = _describe(err)
             return None, stats
 
+        # instructor returns an instance of its own subclass of response_model carrying the raw
+        # response; hand back the caller's exact type (== and type() behave as expected).
+        result = response_model.model_construct(
+            _fields_set=result.model_fields_set,
+            **{name: getattr(result, name) for name in response_model.model_fields},
+        )
         if entry_id is not None:
             self._cache.store(
                 entry_id,

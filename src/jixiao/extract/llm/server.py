@@ -62,6 +62,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def auto_threads() -> int:
+    """Threads for llama.cpp: its threads spin at barriers, so oversubscribed cores make every
+    extra thread a loss. 2 when the cores are idle enough, else 1."""
+    cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(2, cpus - round(load)))
+
+
 def _set_parent_death_signal() -> None:
     # Runs in the child between fork and exec: ask Linux to SIGTERM it when its parent dies, so a
     # SIGKILLed jixiao leaves no orphan server holding 300 MB and two cores.
@@ -92,7 +103,7 @@ class EmbeddedServer:
         self.host = host
         self.requested_port = port
         self.port: int | None = None
-        self.n_threads = n_threads or min(2, os.cpu_count() or 1)
+        self.n_threads = n_threads or self.settings.n_threads or auto_threads()
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.start_seconds: float | None = None
@@ -124,6 +135,8 @@ class EmbeddedServer:
             "--n_ctx",
             str(self.settings.n_ctx),
             "--n_threads",
+            str(self.n_threads),
+            "--n_threads_batch",
             str(self.n_threads),
             "--host",
             self.host,
