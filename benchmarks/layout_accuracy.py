@@ -6,6 +6,7 @@ leaf by leaf (output-contract.md §3, tests/layout/goldcompare.py). The dev spli
 tests hold to a bar; the test split is reported here only and must never be tuned on.
 
     .venv/bin/python benchmarks/layout_accuracy.py [--family ruled ...] [--misses]
+    .venv/bin/python benchmarks/layout_accuracy.py --synthetic 30   # corpus.synth forms instead
 
 Prints one line per family and split: accuracy, correct/total, per field group, seconds.
 """
@@ -78,14 +79,38 @@ def score_family(family: str, ids: tuple[str, ...], tmp: Path) -> tuple[Score, i
     return total, found
 
 
+def score_synthetic(family: str, count: int, tmp: Path) -> Score:
+    """The same on `count` synthetic forms (corpus.synth, seed 7), one PDF per form."""
+    from jixiao.corpus.synth import generate_forms
+
+    total = Score()
+    for form in generate_forms(seed=7, count=count):
+        pdf = tmp / f"{family}-{form.id}.pdf"
+        render_pdf(family, [form.record], pdf)
+        preds = extract_pdf(pdf)
+        total.merge(compare(preds[0] if preds else None, form.record))
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", action="append", choices=ALL_FAMILIES)
     parser.add_argument("--misses", action="store_true", help="print every wrong leaf")
+    parser.add_argument("--synthetic", type=int, default=0, help="N synthetic forms instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         for family in args.family or FAMILIES:
+            if args.synthetic:
+                started = time.perf_counter()
+                score = score_synthetic(family, args.synthetic, tmp)
+                groups = " ".join(f"{g}={c}/{t}" for g, (c, t) in sorted(score.groups.items()))
+                print(
+                    f"{family:13s} synthetic acc={score.accuracy:.4f} "
+                    f"({score.correct}/{score.total}) {groups} "
+                    f"{time.perf_counter() - started:.1f}s"
+                )
+                continue
             for split, ids in (("dev", DEV), ("test", TEST)):
                 started = time.perf_counter()
                 score, found = score_family(family, ids, tmp)
