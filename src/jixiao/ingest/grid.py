@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 import statistics
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -577,4 +577,10 @@ def _join(prev: Grid, grid: Grid) -> None:
 
 
 def _nearest(values: list[float], x: float) -> int:
-    return min(range(len(values)), key=lambda i: abs(values[i] - x))
+    """Index of the value nearest x in a sorted list."""
+    i = bisect_left(values, x)
+    if i == 0:
+        return 0
+    if i == len(values):
+        return len(values) - 1
+    return i if values[i] - x < x - values[i - 1] else i - 1

@@ -61,6 +61,7 @@ class _Item:
     line: TextLine | None = None
     grid: Grid | None = None
     row: int = -1
+    cells: list[Cell] = field(default_factory=list)  # the row's own cells, by column
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _items(document: Document, grids: list[Grid]) -> list[_Item]:
                 max(c.bbox[3] for c in cells),
             )
             text = " ".join(c.text for c in cells if c.text)
-            items.append(_Item(row_page, bbox[1], bbox, text, grid=grid, row=row))
+            items.append(_Item(row_page, bbox[1], bbox, text, grid=grid, row=row, cells=cells))
     for page in document.pages:
         for line in page.lines:
             cx, cy = (line.bbox[0] + line.bbox[2]) / 2, (line.bbox[1] + line.bbox[3]) / 2
@@ -102,14 +103,14 @@ def _items(document: Document, grids: list[Grid]) -> list[_Item]:
 
 def _starts_name(item: _Item) -> bool:
     if item.grid is not None:
-        first = item.grid.row_cells(item.row)
+        first = item.cells
         return bool(first) and is_project_name_label(first[0].text)
     return is_project_name_label(item.text)
 
 
 def _item_title(item: _Item) -> str | None:
     if item.grid is not None:
-        cells = [c for c in item.grid.row_cells(item.row) if c.text]
+        cells = [c for c in item.cells if c.text]
         if len(cells) == 1 and is_title(cells[0].text):
             return cells[0].text
         return None

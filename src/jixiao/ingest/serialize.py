@@ -32,19 +32,27 @@ def is_label_like(text: str) -> bool:
     return not _DIGIT.search(_BRACKETED.sub("", text))
 
 
+def _rows(grid: Grid) -> dict[int, list[Cell]]:
+    rows: dict[int, list[Cell]] = {}
+    for cell in sorted(grid.cells, key=lambda c: (c.row, c.col)):
+        rows.setdefault(cell.row, []).append(cell)
+    return rows
+
+
 def header_rows(grid: Grid) -> set[int]:
     """Rows whose own cells all look like labels: three or more of them, or two when the next
     row's cells are all values (a 2-column block like 预期目标 | 实际完成情况, not a key-value
     row like 项目名称 | …)."""
     rows: set[int] = set()
+    by_row = _rows(grid)
     for row in range(grid.n_rows):
-        texts = [c.text for c in grid.row_cells(row) if c.text.strip()]
+        texts = [c.text for c in by_row.get(row, []) if c.text.strip()]
         if len(texts) < 2 or not all(is_label_like(t) for t in texts):
             continue
         if len(texts) >= 3:
             rows.add(row)
             continue
-        below = [c.text for c in grid.row_cells(row + 1) if c.text.strip()]
+        below = [c.text for c in by_row.get(row + 1, []) if c.text.strip()]
         if below and not any(is_label_like(t) for t in below):
             rows.add(row)
     return rows
@@ -72,14 +80,16 @@ def _grid_rows(grid: Grid) -> list[tuple[int, float, LayoutRow]]:
     out: list[tuple[int, float, LayoutRow]] = []
     header: list[Cell] = []
     carried: dict[str, Cell] = {}  # header cell id -> last value under it (fill-down)
+    by_row = _rows(grid)
+    tall = [c for c in grid.cells if c.rowspan > 1]
     for row in range(grid.n_rows):
-        own = grid.row_cells(row)
+        own = by_row.get(row, [])
         if not own:
             continue
         page = own[0].page
         y = min(c.bbox[1] for c in own)
         spanning = sorted(
-            (c for c in grid.cells if c.row < row < c.row + c.rowspan),
+            (c for c in tall if c.row < row < c.row + c.rowspan),
             key=lambda c: c.col,
         )
         if row in heads:
