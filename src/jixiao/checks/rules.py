@@ -71,14 +71,14 @@ class Row:
     score: float | None
     target: Parsed | None
     actual: Parsed | None
-    mode: str = "none"  # "quantitative" | "qualitative" | "none"
-    met: bool = False
-    higher_is_better: bool = True
+    mode: str  # "quantitative" | "qualitative" | "none"
+    met: bool
+    higher_is_better: bool
+    level: Level
+    unit_mismatch: bool
+    b_in_target_unit: float | None
     expected: float | None = None  # R4/R5 expected score (exact, before rounding)
-    level: Level = "unknown"
     out_of_bounds: bool = False  # R7 fired: other score rules stay quiet
-    unit_mismatch: bool = False
-    b_in_target_unit: float | None = None
 
 
 @dataclass(slots=True)
@@ -91,6 +91,11 @@ class Context:
     provenance: dict[str, FieldProvenance] | None = None
     level1_weights: dict[str, float] | None = None
     rows: list[Row] = field(default_factory=list)
+    # Subsets of `rows`, so each rule walks only the rows it can judge.
+    quantitative: list[Row] = field(default_factory=list)
+    qualitative: list[Row] = field(default_factory=list)
+    deducted: list[Row] = field(default_factory=list)  # s < w
+    unit_rows: list[Row] = field(default_factory=list)  # a target with a unit to question
     total_index: int | None = None
     inputs_rounded: bool = False
 
@@ -204,38 +209,59 @@ def prepare(ctx: Context) -> None:
             exact = min(e / p, 1.0) * total.weight
             ctx.inputs_rounded |= not _is_multiple_of_cent(exact)
     for i, ind in enumerate(ctx.record.indicators):
-        assessed = Row(
-            i, ind.weight, ind.score, parse_value(ind.target_text), parse_value(ind.actual_text)
-        )
-        _assess(assessed, ctx)
+        assessed = Row(i, ind.weight, ind.score, *_compare(ind.target_text, ind.actual_text))
+        _score_row(assessed, ctx)
         ctx.rows.append(assessed)
 
 
-def _assess(row: Row, ctx: Context) -> None:
-    w, s = row.weight, row.score
-    if w is not None and s is not None and (s < -_HALF_CENT or s > w + _HALF_CENT):
-        row.out_of_bounds = True
-    target, actual = row.target, row.actual
+@lru_cache(maxsize=65536)
+def _compare(
+    target_text: str | None, actual_text: str | None
+) -> tuple[Parsed | None, Parsed | None, str, bool, bool, Level, bool, float | None]:
+    """What target and actual say, cached on the two texts (forms repeat them a lot).
+
+    Returns (target, actual, mode, met, higher_is_better, level, unit_mismatch, B in A's unit).
+    """
+    target, actual = parse_value(target_text), parse_value(actual_text)
     if isinstance(actual, Qualitative):
-        row.level = actual.level
-        row.mode = "qualitative" if actual.level != "unknown" else "none"
-        return
+        mode = "qualitative" if actual.level != "unknown" else "none"
+        return target, actual, mode, False, True, actual.level, False, None
     if not isinstance(target, Quantity) or not isinstance(actual, Quantity):
-        return
+        return target, actual, "none", False, True, "unknown", False, None
     factor = unit_factor(target.unit, actual.unit)
     if factor is None:
-        row.unit_mismatch = True
-        return
+        return target, actual, "none", False, True, "unknown", True, None
     a, b = target.value, actual.value * factor
-    row.b_in_target_unit = b
-    row.mode = "quantitative"
     op = target.op or "="
     # "=0(起)" (安全事故) means none at all: with A = 0, "higher is better" would make any count
     # meet it, so read it as lower-is-better (no proportional score exists then).
-    row.higher_is_better = op in HIGHER_IS_BETTER and not (op == "=" and a == 0)
-    row.met = b >= a - _EPS if row.higher_is_better else b <= a + _EPS
-    if w is None:
+    higher = op in HIGHER_IS_BETTER and not (op == "=" and a == 0)
+    met = b >= a - _EPS if higher else b <= a + _EPS
+    return target, actual, "quantitative", met, higher, "unknown", False, b
+
+
+def _score_row(row: Row, ctx: Context) -> None:
+    """Expected score (R4/R5), bounds (R7) and the subsets each rule walks."""
+    w, s = row.weight, row.score
+    if w is not None and s is not None:
+        if s < -_HALF_CENT or s > w + _HALF_CENT:
+            row.out_of_bounds = True
+        elif s < w - _HALF_CENT:
+            ctx.deducted.append(row)
+    target = row.target
+    if isinstance(target, Quantity) and (
+        row.unit_mismatch or (target.unit is not None and target.unit not in _RATE_UNITS)
+    ):
+        ctx.unit_rows.append(row)
+    if row.mode == "qualitative":
+        ctx.qualitative.append(row)
         return
+    if row.mode != "quantitative":
+        return
+    ctx.quantitative.append(row)
+    if w is None or not isinstance(target, Quantity) or row.b_in_target_unit is None:
+        return
+    a, b = target.value, row.b_in_target_unit
     if row.met:
         row.expected = w
     elif row.higher_is_better:
@@ -382,7 +408,7 @@ def check_proportional_score(ctx: Context) -> list[Flag]:
     """R4 (≥, >, =: s ≈ w·B/A) and R5 (≤, <: s ≈ w·max(0, 1 − (B−A)/A)) on missed targets."""
     flags = []
     tol = ctx.config.proportional_tolerance
-    for row in ctx.rows:
+    for row in ctx.quantitative:
         if row.mode != "quantitative" or row.met or row.out_of_bounds:
             continue
         w, s, exp = row.weight, row.score, row.expected
@@ -425,7 +451,7 @@ def check_qualitative_band(ctx: Context) -> list[Flag]:
     """R6: 达成 → s ∈ [0.8w, w]; 部分达成 → [0.6w, 0.8w); 未达成 → [0, 0.6w)."""
     flags = []
     bands = ctx.config.qualitative_bands
-    for row in ctx.rows:
+    for row in ctx.qualitative:
         if row.mode != "qualitative" or row.out_of_bounds or row.level not in bands:
             continue
         w, s = row.weight, row.score
@@ -695,7 +721,7 @@ def check_grade(ctx: Context) -> list[Flag]:
 def check_deviation_reason(ctx: Context) -> list[Flag]:
     """R11: a deducted score (s < w) needs a 偏差原因."""
     flags = []
-    for row in ctx.rows:
+    for row in ctx.deducted:
         w, s = row.weight, row.score
         ind = ctx.record.indicators[row.index]
         if w is None or s is None or s >= w - _HALF_CENT or not _blank(ind.deviation_reason):
@@ -719,7 +745,7 @@ def check_overachievement(ctx: Context) -> list[Flag]:
     """R12: B ≥ 1.3·A on a ≥-indicator expects a reason (the target may have been set too low)."""
     flags = []
     ratio = ctx.config.overachievement_ratio
-    for row in ctx.rows:
+    for row in ctx.quantitative:
         target = row.target
         if (
             row.mode != "quantitative"
@@ -755,7 +781,7 @@ def check_overachievement(ctx: Context) -> list[Flag]:
 def check_deducted_although_met(ctx: Context) -> list[Flag]:
     """R13: the target is met (full marks by R4/R5) but s < w."""
     flags = []
-    for row in ctx.rows:
+    for row in ctx.quantitative:
         w, s = row.weight, row.score
         if row.mode != "quantitative" or not row.met or row.out_of_bounds or w is None or s is None:
             continue
@@ -788,7 +814,7 @@ def check_deducted_although_met(ctx: Context) -> list[Flag]:
 def check_unit_compatibility(ctx: Context) -> list[Flag]:
     """Part of R4/R5: compare only in compatible units; report, never convert by guesswork."""
     flags = []
-    for row in ctx.rows:
+    for row in ctx.unit_rows:
         ind = ctx.record.indicators[row.index]
         target = row.target
         if not isinstance(target, Quantity) or (
