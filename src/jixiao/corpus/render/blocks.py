@@ -78,6 +78,28 @@ def central_labels(rng: random.Random) -> Labels:
     )
 
 
+def synonym_labels(rng: random.Random) -> Labels:
+    """Central structure, but each label drawn from its synonyms in scoring-rules.md, so that
+    readers are exercised on wording they will meet in other provinces' forms."""
+    pick = rng.choice
+    return Labels(
+        department=pick(["主管部门", "主管单位", "主管部门"]),
+        unit=pick(["实施单位", "项目实施单位"]),
+        initial=pick(["年初预算数", "年初预算", "年初批复数"]),
+        annual=pick(["全年预算数", "调整后预算数", "变动后预算数"]),
+        executed=pick(["全年执行数", "预算执行数"]),
+        funding_weight=pick(["分值", "分数", "权重"]),
+        rate=pick(["执行率(%)", "预算执行率", "资金执行率"]),
+        expected=pick(["预期目标", "项目年度目标"]),
+        actual=pick(["实际完成情况", "年度目标完成情况"]),
+        target=pick(["年度指标值", "指标值", "目标值"]),
+        actual_value=pick(["实际完成值", "完成值", "全年实际值"]),
+        weight=pick(["分值", "权重"]),
+        reason=pick(["偏差原因分析及改进措施", "偏差原因分析", "偏差原因及整改措施"]),
+        grade=pick(["评分等级", "自评等级"]),
+    )
+
+
 def text(value: str | None) -> str:
     return value or ""
 

@@ -8,7 +8,12 @@ import random
 import pymupdf
 
 from jixiao.contract import FormRecord
-from jixiao.corpus.render.blocks import central_labels, draw_central_form, page_policy
+from jixiao.corpus.render.blocks import (
+    central_labels,
+    draw_central_form,
+    page_policy,
+    synonym_labels,
+)
 from jixiao.corpus.render.draw import Flow, new_document, seeded_style
 
 PageRange = tuple[int, int]
@@ -20,6 +25,8 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
     flow = Flow(new_document(), style)
     repeat_header = page_policy(rng, rng.choice([0.0, 1.0]))
     repeat_label = page_policy(rng, 0.5)
+    # one template per document: a department prints all its forms with the same wording
+    labels = synonym_labels(rng) if rng.random() < 0.5 else central_labels(rng)
     pages: list[PageRange] = []
     for record in forms:
         flow.new_page()
@@ -27,7 +34,7 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
         draw_central_form(
             flow,
             record,
-            central_labels(rng),
+            labels,
             rng,
             repeat_header=repeat_header,
             label_on_continuation=repeat_label,

@@ -11,7 +11,12 @@ import random
 import pymupdf
 
 from jixiao.contract import FormRecord
-from jixiao.corpus.render.blocks import central_labels, draw_central_form, page_policy
+from jixiao.corpus.render.blocks import (
+    central_labels,
+    draw_central_form,
+    page_policy,
+    synonym_labels,
+)
 from jixiao.corpus.render.draw import (
     Cell,
     Flow,
@@ -51,6 +56,8 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
     if preamble == "department":
         _department_page(flow, department, rng)
     gap = rng.uniform(14, 30)
+    # one template per document: a department prints all its forms with the same wording
+    labels = synonym_labels(rng) if rng.random() < 0.5 else central_labels(rng)
     pages: list[PageRange] = []
     for record in forms:
         if flow.page is not None and not flow.at_top():
@@ -58,7 +65,7 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
         first = draw_central_form(
             flow,
             record,
-            central_labels(rng),
+            labels,
             rng,
             repeat_header=repeat_header,
             label_on_continuation=repeat_label,

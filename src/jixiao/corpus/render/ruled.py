@@ -20,6 +20,7 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
     # 一级/二级 label cut by the break repeated or left blank (real forms do both)
     repeat_header = page_policy(rng, rng.choice([0.0, 0.5, 1.0]))
     repeat_label = page_policy(rng, rng.choice([0.0, 0.5, 1.0]))
+    labels = central_labels(rng)
     pages: list[PageRange] = []
     for record in forms:
         flow.new_page()
@@ -27,7 +28,7 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
         draw_central_form(
             flow,
             record,
-            central_labels(rng),
+            labels,
             rng,
             repeat_header=repeat_header,
             label_on_continuation=repeat_label,

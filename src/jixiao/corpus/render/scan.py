@@ -38,7 +38,8 @@ def scan_image(page: pymupdf.Page, dpi: int, rng: random.Random) -> bytes:
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
     image = Image.frombytes("L", (pix.width, pix.height), pix.samples)
     angle = rng.uniform(0.3, 1.5) * rng.choice([-1, 1])
-    image = image.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=255)
+    shift = (rng.randint(-12, 12), rng.randint(-12, 12))  # the sheet lay a little off-centre
+    image = image.rotate(angle, resample=Image.Resampling.BILINEAR, translate=shift, fillcolor=255)
     # uniform grain from the seeded generator (fast, and the same bytes for the same seed)
     noise = Image.frombytes("L", image.size, rng.randbytes(image.size[0] * image.size[1]))
     image = Image.blend(image, noise, rng.uniform(0.03, 0.07))
