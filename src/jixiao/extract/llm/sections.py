@@ -30,18 +30,22 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from jixiao.extract import labels
-from jixiao.extract.grounding import is_empty_mark, locate, locate_number, normalize
+from jixiao.extract.grounding import is_empty_mark, locate, normalize, parse_number
 from jixiao.ingest.model import LayoutRow, LayoutText
 
 SectionName = Literal["header", "funding", "goals", "indicators", "totals"]
 SECTION_NAMES: tuple[SectionName, ...] = ("header", "funding", "goals", "indicators", "totals")
 
 INDICATOR_CHUNK_ROWS = 5
+# Longest text span the model may copy (names, targets); longer texts are whole-cell picks.
+MAX_SPAN_CHARS = 80
 # Characters of layout text per call: 8k tokens minus prompt, schema and answer; CJK is about
 # one token per character with the Gemma tokenizer, so stay well under.
 MAX_SECTION_CHARS = 3500
 
 _CELL_ID_RE = re.compile(r"\[(c\d+)\]")
+# "[c13]年初预算数=16,124.45": the column label the serializer printed before a value.
+_COLUMN_RE = re.compile(r"\[(c\d+)\]([^=|\[\]]{1,40})=")
 
 
 # --- section inputs ---------------------------------------------------------------------------
@@ -56,6 +60,7 @@ class SectionInput:
     rows: list[LayoutRow]
     cells: dict[str, str]  # id -> cell text, only the cells shown in `rows`
     row_cells: list[list[str]] = field(default_factory=list)  # ids of each row, in order
+    columns: dict[str, str] = field(default_factory=dict)  # id -> column label ("年初预算数")
 
     @property
     def text(self) -> str:
@@ -96,6 +101,12 @@ def _is_indicator_header(row: LayoutRow) -> bool:
     return "三级指标" in key or "一级指标" in key
 
 
+def _labels_only(row: LayoutRow, layout: LayoutText) -> bool:
+    """A repeated column-header row: every cell is a label, no value."""
+    texts = [layout.cells[i].text for i in row.cell_ids if i in layout.cells]
+    return bool(texts) and all(labels.classify_any(t) is not None for t in texts if t.strip())
+
+
 def _is_totals(row: LayoutRow) -> bool:
     key = _row_key(row)
     return any(normalize(s) in key for names in labels.TOTALS.values() for s in names) and (
@@ -113,7 +124,15 @@ def _make_input(
         row_cells.append(ids)
         for i in ids:
             cells[i] = layout.cells[i].text
-    return SectionInput(name=name, chunk=chunk, rows=rows, cells=cells, row_cells=row_cells)
+    columns = {
+        m.group(1): m.group(2).strip()
+        for row in rows
+        for m in _COLUMN_RE.finditer(row.text)
+        if m.group(1) in cells
+    }
+    return SectionInput(
+        name=name, chunk=chunk, rows=rows, cells=cells, row_cells=row_cells, columns=columns
+    )
 
 
 def _clip(rows: list[LayoutRow]) -> list[LayoutRow]:
@@ -154,11 +173,12 @@ def split_sections(
         header_rows = [*header_rows, rows[f]]
     out = [_make_input("header", 0, _clip(header_rows), layout)]
     if f is not None:
-        out.append(_make_input("funding", 0, _clip(rows[f : end_of(f, g, i, t)]), layout))
+        money = [r for r in rows[f : end_of(f, g, i, t)] if not _labels_only(r, layout)]
+        out.append(_make_input("funding", 0, _clip(money), layout))
     if g is not None:
         out.append(_make_input("goals", 0, _clip(rows[g : end_of(g, i, t)]), layout))
     if i is not None:
-        body = [r for r in rows[i + 1 : end_of(i, t)] if r.cell_ids and not _is_indicator_header(r)]
+        body = [r for r in rows[i + 1 : end_of(i, t)] if r.cell_ids and not _labels_only(r, layout)]
         for k in range(0, len(body), chunk_rows):
             out.append(_make_input("indicators", k // chunk_rows, body[k : k + chunk_rows], layout))
     if t is not None:
@@ -182,11 +202,36 @@ def _lenient(ctx: dict[str, Any]) -> bool:
     return bool(ctx.get("lenient")) or ctx.get("attempt", 0) >= ctx.get("final_attempt", 1 << 30)
 
 
-def _repair_cell(text: str, cells: dict[str, str], *, number: bool) -> str | None:
+def _repair_cell(text: str, cells: dict[str, str], find: Any) -> str | None:
     """The only cell of the section that holds `text`, when the model named another one."""
-    find = locate_number if number else locate
     hits = [cid for cid, ctext in cells.items() if find(text, ctext) is not None]
     return hits[0] if len(hits) == 1 else None
+
+
+def cell_value(cell_text: str) -> str:
+    """The value part of a cell: the whole cell, or what follows a known label printed in it
+    ("总分 94.46", "评分等级：优" in borderless layouts)."""
+    for table in labels.ALL_TABLES.values():
+        split = labels.split_label_prefix(cell_text, table)
+        if split is not None:
+            return split[1]
+    return cell_text
+
+
+def _find_number(text: str, cell_text: str) -> str | None:
+    # A number field takes a whole value cell: money, weight, score and rate columns hold only
+    # a number. A number inside prose ("总分应填写100") is not a table value.
+    value = cell_value(cell_text)
+    if is_empty_mark(value):
+        return cell_text.strip() if is_empty_mark(text) else None
+    number = parse_number(value)
+    return value.strip() if number is not None and parse_number(text) == number else None
+
+
+def _find_word(text: str, cell_text: str) -> str | None:
+    # Short coded values (the grade) are whole cells too, for the same reason.
+    value = cell_value(cell_text)
+    return value.strip() if normalize(text) == normalize(value) and normalize(value) else None
 
 
 def _after_label(text: str) -> str | None:
@@ -205,12 +250,19 @@ class _SpanBase(BaseModel):
     _grounded: bool = PrivateAttr(default=False)
 
     _number: ClassVar[bool] = False
+    _whole: ClassVar[bool] = False
+
+    @classmethod
+    def _finder(cls) -> Any:
+        if cls._number:
+            return _find_number
+        return _find_word if cls._whole else locate
 
     @model_validator(mode="after")
     def _check_grounded(self, info: ValidationInfo) -> _SpanBase:
         ctx = _context(info)
         cells: dict[str, str] = ctx["cells"]
-        find = locate_number if self._number else locate
+        find = self._finder()
         candidates = [self.text]
         tail = _after_label(self.text)
         if tail is not None:
@@ -220,7 +272,7 @@ class _SpanBase(BaseModel):
                 self.text, self._source, self._grounded = text, src, True
                 return self
         for text in candidates:
-            fixed = _repair_cell(text, cells, number=self._number)
+            fixed = _repair_cell(text, cells, find)
             if fixed is not None:
                 self.cell, self.text = fixed, text
                 self._source, self._grounded = find(text, cells[fixed]), True
@@ -230,9 +282,13 @@ class _SpanBase(BaseModel):
         if self.cell not in cells:
             raise ValueError(f"cell {self.cell!r} is not shown; cite one of the [cN] ids")
         shown = cells[self.cell][:60]
-        what = "the number" if self._number else "text"
+        if self._number or self._whole:
+            raise ValueError(
+                f"{self.text!r} is not the value of cell {self.cell} (which says {shown!r}); "
+                "cite the cell that holds exactly this value, or use null"
+            )
         raise ValueError(
-            f"{what} {self.text!r} is not in cell {self.cell} (which says {shown!r}); "
+            f"text {self.text!r} is not in cell {self.cell} (which says {shown!r}); "
             "copy exactly from the cell you cite, or use null"
         )
 
@@ -249,6 +305,10 @@ class _NumSpanBase(_SpanBase):
     _number: ClassVar[bool] = True
 
 
+class _WordSpanBase(_SpanBase):
+    _whole: ClassVar[bool] = True
+
+
 class _CellPickBase(BaseModel):
     """A whole cell, named by id (long texts: goals, deviation reasons)."""
 
@@ -260,12 +320,13 @@ class _CellPickBase(BaseModel):
     def _check_cell(self, info: ValidationInfo) -> _CellPickBase:
         ctx = _context(info)
         cells: dict[str, str] = ctx["cells"]
-        if self.cell in cells and not is_empty_mark(cells[self.cell]):
+        if self.cell in cells:
+            # an empty cell is a grounded "nothing printed": the value is null, not a failure
             self._grounded = True
             return self
         if _lenient(ctx):
             return self
-        raise ValueError(f"cell {self.cell!r} is not a non-empty cell shown; use null instead")
+        raise ValueError(f"cell {self.cell!r} is not shown; cite one of the [cN] ids")
 
     @property
     def grounded(self) -> bool:
@@ -288,6 +349,7 @@ class SectionModels:
 _TEXT = "text"
 _NUM = "num"
 _PICK = "pick"
+_WORD = "word"
 
 HEADER_FIELDS: dict[str, tuple[str, str]] = {
     "title": (_TEXT, "form title, e.g. 财政项目支出绩效自评表"),
@@ -323,7 +385,7 @@ INDICATOR_FIELDS: dict[str, tuple[str, str]] = {
 TOTALS_FIELDS: dict[str, tuple[str, str]] = {
     "total_weight": (_NUM, "100 printed beside 总分"),
     "total_score": (_NUM, "总分 / 合计 score"),
-    "grade": (_TEXT, "评分等级, e.g. 优"),
+    "grade": (_WORD, "评分等级, e.g. 优"),
 }
 
 SECTION_FIELDS: dict[SectionName, dict[str, tuple[str, str]]] = {
@@ -337,9 +399,9 @@ ROW_SECTIONS: dict[SectionName, str] = {"funding": "FundingRow", "indicators": "
 
 
 def _leaf_fields(
-    spec: dict[str, tuple[str, str]], span: type, num: type, pick: type
+    spec: dict[str, tuple[str, str]], span: type, num: type, pick: type, word: type
 ) -> dict[str, Any]:
-    kinds = {_TEXT: span, _NUM: num, _PICK: pick}
+    kinds = {_TEXT: span, _NUM: num, _PICK: pick, _WORD: word}
     return {
         name: (kinds[kind] | None, Field(None, description=desc))
         for name, (kind, desc) in spec.items()
@@ -361,24 +423,55 @@ def build_section_models(section: SectionInput) -> SectionModels:
         str,
         Field(description="id of the cell, from [cN]", json_schema_extra={"enum": ids}),
     )
-    span: Any = _new_model("Span", __base__=_SpanBase, cell=cell_field, text=(str, ...))
-    num: Any = _new_model("Number", __base__=_NumSpanBase, cell=cell_field, text=(str, ...))
+    # maxLength bounds the grammar: a small model that never closes a string stops here.
+    text_field: Any = (str, Field(max_length=MAX_SPAN_CHARS))
+    num_field: Any = (str, Field(max_length=24))
+    span: Any = _new_model("Span", __base__=_SpanBase, cell=cell_field, text=text_field)
+    num: Any = _new_model("Number", __base__=_NumSpanBase, cell=cell_field, text=num_field)
     pick: Any = _new_model("Cell", __base__=_CellPickBase, cell=cell_field)
-    fields = _leaf_fields(SECTION_FIELDS[section.name], span, num, pick)
+    word: Any = _new_model("Word", __base__=_WordSpanBase, cell=cell_field, text=num_field)
+    fields = _leaf_fields(SECTION_FIELDS[section.name], span, num, pick, word)
     title = f"{section.name.capitalize()}Section"
     response: Any
     if section.name in ROW_SECTIONS:
         row: Any = _new_model(ROW_SECTIONS[section.name], __base__=_RowBase, **fields)
         n = max(1, len(section.rows))
-        rows_field: Any = (list[row], Field(description="one entry per table row", max_length=n))
+        rows_field: Any = (
+            list[row],
+            Field(description="one entry per table row", min_length=n, max_length=n),
+        )
         response = _new_model(title, __base__=_SectionBase, rows=rows_field)
     else:
         response = _new_model(title, __base__=_SectionBase, **fields)
     return SectionModels(response=response, span=span, num=num, pick=pick)
 
 
+# Fields the model may leave null: a row may not show its 一级/二级 label, and an empty reason
+# cell is often not serialized at all. Every other field must be answered: offered null, a
+# small model answers null to all.
+NULLABLE_FIELDS = frozenset({"level1", "level2", "deviation_reason"})
+
+
+def _answer_required(schema: dict[str, Any]) -> None:
+    """JSON schema hook: every property required, null offered only for NULLABLE_FIELDS.
+
+    Validation still accepts None (defaults stay None), so an answer whose ungrounded values
+    were nulled re-validates from the cache.
+    """
+    props: dict[str, Any] = schema.get("properties", {})
+    for name, prop in props.items():
+        prop.pop("default", None)
+        options = prop.get("anyOf")
+        if name not in NULLABLE_FIELDS and isinstance(options, list):
+            kept = [o for o in options if o.get("type") != "null"]
+            if len(kept) == 1:
+                prop.pop("anyOf")
+                prop.update(kept[0])
+    schema["required"] = list(props)
+
+
 class _RowBase(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_answer_required)
 
 
 _Leaf = _SpanBase | _CellPickBase
@@ -391,7 +484,7 @@ class _SectionBase(BaseModel):
     answer so that a cache hit reports the same flags as the call did.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_answer_required)
     ungrounded: SkipJsonSchema[list[str]] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -403,11 +496,25 @@ class _SectionBase(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _drop_ungrounded(self) -> _SectionBase:
+    def _check_columns_and_drop(self, info: ValidationInfo) -> _SectionBase:
+        ctx = info.context if isinstance(info.context, dict) else {}
+        columns: dict[str, str] = ctx.get("columns", {})
+        section = ctx.get("section", "")
+        errors: list[str] = []
+
         def sweep(owner: BaseModel, prefix: str) -> None:
             for name in type(owner).model_fields:
                 value = getattr(owner, name)
-                if isinstance(value, _Leaf) and not value.grounded:
+                if not isinstance(value, _Leaf):
+                    continue
+                if value.grounded:
+                    wrong = _wrong_column(section, name, value.cell, columns)
+                    if wrong is not None and not _lenient(ctx):
+                        errors.append(f"{prefix}{name}: {wrong}")
+                        continue
+                    if wrong is not None:
+                        value._grounded = False
+                if not value.grounded:
                     cited = getattr(value, "text", "")
                     self.ungrounded.append(f"{prefix}{name}: {value.cell} {cited!r}".strip())
                     setattr(owner, name, None)
@@ -418,10 +525,55 @@ class _SectionBase(BaseModel):
                 sweep(row, f"rows[{i}].")
         else:
             sweep(self, "")
+        if errors:
+            raise ValueError("; ".join(errors))
         return self
+
+
+# The column each row field must come from (label synonyms), when the layout names columns.
+FIELD_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "funding": {f: labels.FUNDING_COLUMNS[f] for f in FUNDING_FIELDS if f != "label"},
+    "indicators": {
+        "level1": labels.INDICATOR_COLUMNS["level1"],
+        "level2": labels.INDICATOR_COLUMNS["level2"],
+        "name": labels.INDICATOR_COLUMNS["name"],
+        "target_text": labels.INDICATOR_COLUMNS["target"],
+        "actual_text": labels.INDICATOR_COLUMNS["actual"],
+        "weight": labels.INDICATOR_COLUMNS["weight"],
+        "score": labels.INDICATOR_COLUMNS["score"],
+        "deviation_reason": labels.INDICATOR_COLUMNS["deviation_reason"],
+    },
+    "totals": {
+        "total_weight": labels.INDICATOR_COLUMNS["weight"],
+        "total_score": ("得分", *labels.TOTALS["total"]),
+    },
+}
+
+
+def _wrong_column(section: str, name: str, cell: str, columns: dict[str, str]) -> str | None:
+    """Why `cell` cannot hold field `name` (a structural check), or None when it can."""
+    column = columns.get(cell)
+    if column is None:
+        return None  # the layout did not name this cell's column: nothing to check
+    wanted = FIELD_COLUMNS.get(section, {})
+    if name in wanted:
+        if labels.classify(column, {name: wanted[name]}, fuzzy=False) is not None:
+            return None
+        return f"cell {cell} is in column {column!r}, not {wanted[name][0]!r}; cite that column"
+    if name == "label" and section == "funding":
+        if labels.classify(column, labels.FUNDING_COLUMNS, fuzzy=False) is None:
+            return None
+        return f"cell {cell} is a value in column {column!r}, not the row label"
+    return None
 
 
 def validation_context(section: SectionInput, *, max_retries: int) -> dict[str, Any]:
     """The `context` instructor passes to the validators: the section's cells, and the attempt
     after which ungrounded values are nulled instead of re-asked."""
-    return {"cells": dict(section.cells), "attempt": 0, "final_attempt": max_retries + 1}
+    return {
+        "section": section.name,
+        "cells": dict(section.cells),
+        "columns": dict(section.columns),
+        "attempt": 0,
+        "final_attempt": max_retries + 1,
+    }
