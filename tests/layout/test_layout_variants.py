@@ -759,3 +759,32 @@ def test_funding_block_label_on_a_row_is_not_taken_for_the_row_label() -> None:
     out = run(form([grid(rows, ruled=False)]))
     assert [f.label for f in out.record.funding] == ["年度资金总额", "其中：当年财政拨款"]
     assert out.record.funding_unit == "万元"
+
+
+def test_borderless_side_by_side_goals_starting_on_the_label_row() -> None:
+    """Borderless: the tall 实际完成情况 text starts on the label row, left of its label."""
+    rows: list[list[object]] = [
+        [
+            C("年度总体目标"),
+            "",
+            C("预期目标", cs=2),
+            "",
+            C("实际成果甲部分", cs=3, rs=2),
+            C("实际完成情况", cs=2),
+        ],
+        ["目标", C("预期甲", cs=4)],
+        ["", C("预期乙", cs=4), "", C("实际乙部分", cs=5)],
+        [
+            "一级指标",
+            "二级指标",
+            "三级指标",
+            "年度指标值",
+            "实际完成值",
+            "分值",
+            "得分",
+            "偏差原因分析",
+        ],
+    ]
+    out = run(form([grid(rows, ruled=False)]))
+    assert out.record.goal_expected == "预期甲预期乙"
+    assert out.record.goal_actual == "实际成果甲部分实际乙部分"

@@ -533,12 +533,33 @@ class LayoutExtractor:
     # --- 年度总体目标 -------------------------------------------------------------------------
 
     def _goals(self, run: _Run, record: FormRecord) -> None:
+        labels: list[tuple[_GridView, Cell, LabelMatch]] = []
         for gv, cell in run.all_cells():
             m = classify(cell.text, GOALS, fuzzy=False)
             if m is None:
                 continue
             run.used.add(id(cell))
-            if m.field == "goal_block" or getattr(record, m.field) is not None:
+            if m.field != "goal_block":
+                labels.append((gv, cell, m))
+        # 预期目标 | 实际完成情况 side by side on one row of a borderless table: the texts sit
+        # under them but may start on the label row itself or wrap over several rows.
+        exp = next((x for x in labels if x[2].field == "goal_expected"), None)
+        act = next((x for x in labels if x[2].field == "goal_actual"), None)
+        if (
+            exp is not None
+            and act is not None
+            and exp[0] is act[0]
+            and exp[1].row == act[1].row
+            and exp[1].col < act[1].col
+            and not run.ruled.get(id(exp[1]), True)
+        ):
+            sides = _side_by_side_texts(exp[0], exp[1], act[1])
+            for (_, _, m), cells in ((exp, sides[0]), (act, sides[1])):
+                if cells:
+                    setattr(record, m.field, join_lines([c.text for c in cells]))
+                    run.prov(m.field, cells, label=m.score * 0.95)
+        for gv, cell, m in labels:
+            if getattr(record, m.field) is not None:
                 continue
             value_cell = gv.right_of(cell)
             if (
@@ -875,6 +896,28 @@ def _is_block(cell: Cell) -> bool:
     if m is None:
         return False
     return m.table in ("funding_block", "indicator_block") or m.field == "goal_block"
+
+
+def _side_by_side_texts(gv: _GridView, exp: Cell, act: Cell) -> tuple[list[Cell], list[Cell]]:
+    """Text cells from the label row down to the next label row, each given to the label whose
+    column centre is nearer; text wholly left of 预期目标 (a wrapped block label) is neither."""
+
+    def centre(c: Cell) -> float:
+        return c.col + c.colspan / 2
+
+    out: tuple[list[Cell], list[Cell]] = ([], [])
+    for r in range(exp.row, gv.n_rows):
+        cells = [c for c in gv.starting(r) if c is not exp and c is not act]
+        if r > exp.row and any(_label_or_none(c) is not None and not _is_block(c) for c in cells):
+            break
+        for c in cells:
+            if not normalize(c.text) or _label_or_none(c) is not None:
+                continue
+            if c.col + c.colspan <= exp.col:
+                continue
+            nearer_exp = abs(centre(c) - centre(exp)) <= abs(centre(c) - centre(act))
+            out[0 if nearer_exp else 1].append(c)
+    return out
 
 
 def _continuation(run: _Run, gv: _GridView, cell: Cell) -> list[Cell]:
