@@ -13,9 +13,14 @@ Precedence where rules overlap (one defect, one code):
 - R6 judges rows whose actual is text (达成 / 部分达成 / 未达成); R4/R5/R13 judge rows where target
   and actual are both numbers in compatible units. Incompatible units → UNIT_MISMATCH (info) and
   no score judgement on that row.
-- R11 (no reason for a deduction) is independent: it concerns another cell (the reason).
+- R11 (no reason for a deduction) is independent of R4–R6/R13: it concerns another cell (the
+  reason). It skips rows R7 reports (a score outside [0, w] is not a "deduction").
 - R9 and R10 are independent: the grade is judged against the printed total, even a wrong one.
 - R2 recomputes the budget score from E/P; a wrong printed rate (R1) does not cascade into R2.
+
+Readings the spec leaves open: ">" and "<" count as met at equality (like ≥ / ≤); a bare number
+target ("100%") is "="; "=0" is lower-is-better; R13 only judges numeric rows (a qualitative
+达成 row may lose points inside R6's [0.8w, w] band, as the gold decides).
 """
 
 from __future__ import annotations
