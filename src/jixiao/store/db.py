@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
+from sqlmodel import col, select
 
 from jixiao.contract import ExtractionResult, FormRecord
 from jixiao.errors import JixiaoError
@@ -208,9 +209,9 @@ def finish_run(engine: Engine, run_id: int, *, status: str, counts: dict[str, in
 def finished_documents(engine: Engine, extractor: str) -> set[str]:
     """SHA-256 of every document already processed to the end with this extractor."""
     stmt = (
-        select(Document.sha256)
-        .join(DocumentRun, DocumentRun.document_id == Document.id)  # type: ignore[arg-type]
-        .where(DocumentRun.status == "done", DocumentRun.extractor == extractor)
+        select(col(Document.sha256))
+        .join(DocumentRun, col(DocumentRun.document_id) == col(Document.id))
+        .where(col(DocumentRun.status) == "done", col(DocumentRun.extractor) == extractor)
         .distinct()
     )
     with Session(engine) as session:
@@ -218,7 +219,7 @@ def finished_documents(engine: Engine, extractor: str) -> set[str]:
 
 
 def _document(session: Session, outcome: DocumentOutcome) -> Document:
-    doc = session.scalars(select(Document).where(Document.sha256 == outcome.sha256)).first()
+    doc = session.scalars(select(Document).where(col(Document.sha256) == outcome.sha256)).first()
     if doc is None:
         doc = Document(
             sha256=outcome.sha256,
@@ -261,7 +262,7 @@ def save_document(engine: Engine, run_id: int, outcome: DocumentOutcome) -> int:
 
 
 def _call_fields(call: CallRecord) -> dict[str, Any]:
-    return {name: getattr(call, name) for name in CallRecord.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(call, name) for name in CallRecord.__slots__}
 
 
 def _add_form(
@@ -364,12 +365,12 @@ def current_values(session: Session, form_id: int) -> dict[str, Any]:
     """Path → value of a form now: the latest review decision, else the extracted value."""
     values = {
         row.path: row.value
-        for row in session.scalars(select(FieldValue).where(FieldValue.form_id == form_id))
+        for row in session.scalars(select(FieldValue).where(col(FieldValue.form_id) == form_id))
     }
     decisions = session.scalars(
         select(ReviewDecision)
-        .where(ReviewDecision.form_id == form_id)
-        .order_by(ReviewDecision.decided_at, ReviewDecision.id)  # type: ignore[arg-type]
+        .where(col(ReviewDecision.form_id) == form_id)
+        .order_by(col(ReviewDecision.decided_at), col(ReviewDecision.id))
     )
     for decision in decisions:
         values[decision.path] = decision.new_value
@@ -379,15 +380,15 @@ def current_values(session: Session, form_id: int) -> dict[str, Any]:
 def latest_forms(session: Session) -> list[Form]:
     """The forms of each document's most recent successful processing, in document order."""
     latest = (
-        select(DocumentRun.document_id, func.max(DocumentRun.id).label("doc_run_id"))
-        .where(DocumentRun.status == "done")
-        .group_by(DocumentRun.document_id)  # type: ignore[arg-type]
+        select(col(DocumentRun.document_id), func.max(col(DocumentRun.id)).label("doc_run_id"))
+        .where(col(DocumentRun.status) == "done")
+        .group_by(col(DocumentRun.document_id))
         .subquery()
     )
     stmt = (
         select(Form)
-        .join(latest, Form.document_run_id == latest.c.doc_run_id)  # type: ignore[arg-type]
-        .order_by(Form.document_id, Form.form_index)  # type: ignore[arg-type]
+        .join(latest, col(Form.document_run_id) == latest.c.doc_run_id)
+        .order_by(col(Form.document_id), col(Form.form_index))
     )
     return list(session.scalars(stmt))
 
@@ -398,8 +399,8 @@ def current_result(session: Session, form: Form) -> ExtractionResult:
     assert form.id is not None
     decisions = session.scalars(
         select(ReviewDecision)
-        .where(ReviewDecision.form_id == form.id)
-        .order_by(ReviewDecision.decided_at, ReviewDecision.id)  # type: ignore[arg-type]
+        .where(col(ReviewDecision.form_id) == form.id)
+        .order_by(col(ReviewDecision.decided_at), col(ReviewDecision.id))
     ).all()
     if not decisions:
         return result
@@ -426,9 +427,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 def failed_documents(session: Session, run_id: int) -> list[tuple[str, str | None]]:
     stmt = (
-        select(Document.path, DocumentRun.error)
-        .join(Document, Document.id == DocumentRun.document_id)  # type: ignore[arg-type]
-        .where(DocumentRun.run_id == run_id, DocumentRun.status == "failed")
+        select(col(Document.path), col(DocumentRun.error))
+        .join(Document, col(Document.id) == col(DocumentRun.document_id))
+        .where(col(DocumentRun.run_id) == run_id, col(DocumentRun.status) == "failed")
     )
     return [(row[0], row[1]) for row in session.execute(stmt)]
 
