@@ -1,9 +1,145 @@
-"""CLI commands of this package; `jixiao.cli` calls `register(app)`."""
+"""CLI commands of this package (`jixiao eval run | compare | report`); `jixiao.cli` calls
+`register(app)`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+eval_app = typer.Typer(
+    help="Measure extraction against gold on the corpus, gate regressions, write reports.",
+    no_args_is_help=True,
+)
+
+
+@eval_app.command("run")
+def run(
+    split: Annotated[
+        str, typer.Option("--split", help="dev, test, or all (both, as one baseline file).")
+    ] = "dev",
+    manifest: Annotated[
+        Path, typer.Option("--manifest", help="Corpus manifest (`jixiao corpus build`).")
+    ] = Path("corpus/manifest.json"),
+    extractor: Annotated[
+        str, typer.Option("--extractor", "-e", help="llm, layout or hybrid.")
+    ] = "layout",
+    prompt: Annotated[
+        list[str] | None,
+        typer.Option("--prompt", help="Pin a section prompt: NAME@VERSION (repeatable)."),
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="LLM model name.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint.")
+    ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="tools, json_schema, …")] = None,
+    family: Annotated[str | None, typer.Option("--family", help="Only this layout family.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="At most N documents, in turn over the families."),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=1.0, help="Review threshold.")
+    ] = 0.9,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run JSON (default evals/runs/<name>.json).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-document lines.")] = False,
+    note: Annotated[
+        str, typer.Option("--note", help="Why this run / what subset (kept in a baseline).")
+    ] = "",
+) -> None:
+    """Extract the corpus documents of a split, score them against gold, write a run JSON.
+
+    `--split all` runs dev and test and writes both into one baseline file."""
+    from jixiao.evals.harness import EvalOptions, run_eval, write_baseline, write_run
+    from jixiao.evals.report import format_summary
+
+    splits = ["dev", "test"] if split == "all" else [split]
+    progress = None if quiet else (lambda line: typer.echo(line, err=True))
+    runs: dict[str, dict[str, Any]] = {}
+    for one in splits:
+        options = EvalOptions(
+            split=one,
+            manifest=manifest,
+            extractor=extractor,
+            model=model,
+            base_url=base_url,
+            mode=mode,
+            prompts=tuple(prompt or ()),
+            family=family,
+            limit=limit,
+            threshold=threshold,
+        )
+        runs[one] = run_eval(options, progress)
+        typer.echo(format_summary(runs[one]))
+    if out is None:
+        stamp = str(runs[splits[0]]["created"]).replace(":", "").replace("-", "")[:15]
+        out = Path("evals/runs") / f"{extractor}-{split}-{stamp}.json"
+    for written in runs.values():
+        written["name"] = out.stem
+    if split == "all":
+        write_baseline(runs, out, note=note)
+    else:
+        write_run(runs[split], out)
+    typer.echo(f"run written to {out}")
+
+
+@eval_app.command("compare")
+def compare(
+    base: Annotated[Path, typer.Argument(help="The base run JSON (e.g. a baseline).")],
+    new: Annotated[Path, typer.Argument(help="The new run JSON.")],
+    max_drop: Annotated[
+        float,
+        typer.Option("--max-drop", min=0.0, help="Allowed drop of any field group, in points."),
+    ] = 0.5,
+    examples: Annotated[int, typer.Option("--examples", help="Broken values to show.")] = 20,
+) -> None:
+    """Per-field diff of two runs (or baselines: each split both hold); exits non-zero on a
+    regression."""
+    from jixiao.errors import InvalidInput
+    from jixiao.evals.diff import EvalRegression, diff_runs, format_diff
+    from jixiao.evals.harness import load_runs
+
+    base_runs, new_runs = load_runs(base), load_runs(new)
+    splits = [s for s in new_runs if s in base_runs]
+    if not splits:
+        raise InvalidInput(
+            str(new),
+            f"shares no split with {base} ({', '.join(new_runs)} vs {', '.join(base_runs)})",
+            "compare runs of the same split",
+        )
+    reasons = []
+    for one in splits:
+        diff = diff_runs(base_runs[one], new_runs[one], max_drop=max_drop)
+        typer.echo(format_diff(diff, examples=examples))
+        reasons += [f"{one}: {r}" for r in diff.reasons()] if diff.failed else []
+    if reasons:
+        raise EvalRegression(
+            str(new),
+            "; ".join(reasons) + f" (against {base})",
+            "fix the regression, or if it is intended write a new baseline with `jixiao eval run "
+            "--split all ... --out` and commit it with the reason",
+        )
+
+
+@eval_app.command("report")
+def report(
+    run_path: Annotated[
+        Path, typer.Argument(help="A run JSON or baseline (every split it holds is shown).")
+    ],
+    html: Annotated[Path, typer.Option("--html", help="Where to write the HTML report.")],
+) -> None:
+    """One self-contained HTML page: accuracy per family and group, reliability, cost."""
+    from jixiao.evals.harness import load_runs
+    from jixiao.evals.report import render_html
+
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(render_html(list(load_runs(run_path).values())), encoding="utf-8")
+    typer.echo(str(html))
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the top-level app."""
+    app.add_typer(eval_app, name="eval")
