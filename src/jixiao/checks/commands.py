@@ -38,7 +38,7 @@ def load_records(path: Path) -> list[tuple[str, FormRecord, dict[str, FieldProve
             if "form" in item and "source" in item:
                 result = ExtractionResult.model_validate_json(json.dumps(item))
                 label = f"{result.form.project_name or result.source.file} ({n + 1})"
-                out.append((label, result.form, result.fields or None))
+                out.append((label, result.form, result.fields))
             else:
                 record = FormRecord.model_validate_json(json.dumps(item))
                 out.append((record.project_name or f"form {n + 1}", record, None))
