@@ -70,6 +70,8 @@ class FaultyServer:
         self.answer = answer or REAL_TOOL_ANSWER
         self.slow_s = slow_s
         self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests being answered at the same time
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -154,6 +156,16 @@ class FaultyServer:
                 except ValueError:
                     body = {"raw": raw.decode("utf-8", "replace")}
                 fault = server._next_fault(body, self.path)
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(fault, body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, fault: str, body: dict[str, Any]) -> None:
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

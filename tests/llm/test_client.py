@@ -6,6 +6,7 @@ validation re-ask runs on a cassette recorded against the real embedded server.
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from collections.abc import Callable
@@ -349,3 +350,69 @@ def test_llm_check_against_a_closed_port(
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert url in lines[0] and "cannot connect" in lines[0]
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+
+@loopback
+@pytest.mark.parametrize("limit", [1, None])
+def test_max_concurrent_holds_requests_in_the_client(tmp_path: Path, limit: int | None) -> None:
+    # The embedded server has one slot: open_client sets max_concurrent=1 so queued requests
+    # wait here, not on the server's clock.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with FaultyServer(["slow", "slow", "slow"], slow_s=0.3) as server:
+        client = LLMClient(settings_for(server.base_url, tmp_path), max_concurrent=limit)
+        with ThreadPoolExecutor(3) as pool:
+            results = list(
+                pool.map(lambda _: client.extract(LLMCheckReply, CHECK_MESSAGES), range(3))
+            )
+    assert all(reply is not None for reply, _ in results)
+    assert server.max_in_flight == (1 if limit == 1 else 3)
+    assert client.totals.attempts == 3
+
+
+# --- the recording configuration itself -----------------------------------------------------
+
+
+def test_remote_network_is_blocked_in_tests() -> None:
+    with pytest.raises(RuntimeError, match="Network is disabled"):
+        socket.create_connection(("192.0.2.1", 80), timeout=1)  # TEST-NET-1, never routed
+
+
+def test_cassette_matching_is_on_the_json_body() -> None:
+    from conftest import match_json_body
+    from vcr.request import Request
+
+    def req(body: str) -> Request:
+        return Request("POST", "http://127.0.0.1:1/v1/chat/completions", body.encode(), {})
+
+    match_json_body(req('{"a": 1, "b": "项目"}'), req('{"b":"项目","a":1}'))  # order, spacing
+    with pytest.raises(AssertionError, match="differ"):
+        match_json_body(req('{"messages": ["v1 prompt"]}'), req('{"messages": ["v2 prompt"]}'))
+
+
+def test_cassettes_are_readable_and_round_trip() -> None:
+    from conftest import ReadableJSONSerializer
+
+    body = {"messages": [{"role": "user", "content": "项目名称：\n一网通办"}]}
+    cassette = {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {"method": "POST", "uri": "u", "body": json.dumps(body), "headers": {}},
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {},
+                    "body": {"string": json.dumps({"ok": "是"})},
+                },
+            }
+        ],
+    }
+    text = ReadableJSONSerializer.serialize(json.loads(json.dumps(cassette)))
+    assert "项目名称" in text and "\\u" not in text  # CJK stored as is
+    assert "parsed_body" in text
+    back = ReadableJSONSerializer.deserialize(text)
+    assert json.loads(back["interactions"][0]["request"]["body"]) == body
+    assert json.loads(back["interactions"][0]["response"]["body"]["string"]) == {"ok": "是"}

@@ -267,3 +267,15 @@ def test_real_server_killed_when_the_run_fails(tmp_path: Path) -> None:
         pid, port = client.server.process.pid, client.server.port
         raise KeyboardInterrupt  # what Ctrl-C raises
     assert process_gone(pid) and port is not None and port_is_free(port)
+
+
+@loopback
+def test_embedded_runs_get_a_long_timeout_and_one_request_at_a_time(
+    tmp_path: Path, fake_llama: list[list[str]]
+) -> None:
+    with open_client(settings(tmp_path)) as client:
+        assert client.settings.timeout_s == 600.0
+        assert client._slots is not None
+    explicit = LLMSettings(cache_dir=tmp_path, timeout_s=30)
+    with open_client(explicit) as client:
+        assert client.settings.timeout_s == 30

@@ -49,6 +49,8 @@ INSTRUCTOR_MODES: dict[str, instructor.Mode] = {
     "md_json": instructor.Mode.MD_JSON,
 }
 
+EMBEDDED_TIMEOUT_S = 600.0
+
 # Errors that no retry can fix: the endpoint or key is wrong for every call of the run.
 _FATAL_STATUS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 
@@ -110,6 +112,7 @@ class LLMClient:
         *,
         base_url: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_concurrent: int | None = None,
     ) -> None:
         if settings.mode not in INSTRUCTOR_MODES:
             raise ConfigError(None, f"unknown LLM mode {settings.mode!r}")
@@ -120,6 +123,9 @@ class LLMClient:
         self._cache = ResultCache(settings.cache_dir / "llm")
         self._sleep = sleep
         self._lock = threading.Lock()
+        # A single-slot server (the embedded one) queues requests, and the queue time counts
+        # against the timeout: hold them here instead, so the timeout measures only the work.
+        self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
         self.totals = CallStats()  # summed over every call of this client
         self.server: EmbeddedServer | None = None  # set by open_client when it started one
 
@@ -195,7 +201,7 @@ class LLMClient:
         def create(*args: Any, **kwargs: Any) -> Any:
             # The one place transport errors are retried; counts every request and its tokens.
             for attempt in retrying:
-                with attempt:
+                with attempt, self._slot():
                     stats.attempts += 1
                     response = self._openai.chat.completions.create(*args, **kwargs)
             usage = getattr(response, "usage", None)
@@ -250,6 +256,14 @@ class LLMClient:
             )
         return result, stats
 
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        if self._slots is None:
+            yield
+            return
+        with self._slots:
+            yield
+
     def _unavailable(self, err: BaseException) -> LLMUnavailable:
         return LLMUnavailable(
             self.base_url,
@@ -276,13 +290,21 @@ def open_client(settings: LLMSettings | None = None) -> Iterator[LLMClient]:
             "mode json_schema does not work with the embedded llama.cpp server (HTTP 500)",
             "use JIXIAO_LLM_MODE=tools, or set JIXIAO_LLM_BASE_URL to an endpoint that has it",
         )
+    if settings.embedded and "timeout_s" not in settings.model_fields_set:
+        # The local server is never down, only slow on busy cores; and it finishes an answer
+        # even after the client gave up, so a timeout + retry only doubles its work.
+        settings = settings.model_copy(update={"timeout_s": EMBEDDED_TIMEOUT_S})
     with sigterm_as_exit():
         server: EmbeddedServer | None = None
         try:
             if settings.embedded:
                 server = EmbeddedServer(settings).start()
-                server.wait_ready(timeout=max(60.0, settings.timeout_s))
-            client = LLMClient(settings, base_url=server.base_url if server else None)
+                server.wait_ready(timeout=120.0)
+            client = LLMClient(
+                settings,
+                base_url=server.base_url if server else None,
+                max_concurrent=1 if server else None,
+            )
             client.server = server
             try:
                 yield client
