@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import typer
@@ -36,6 +37,8 @@ def serve(
 
     settings = LLMSettings.from_env(base_url=None)
     server = EmbeddedServer(settings, port=port or None)
+    # A shell starting us with `&` sets SIGINT to ignored; a foreground server should stop on it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with sigterm_as_exit():
         try:
             server.start()
