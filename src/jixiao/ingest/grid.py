@@ -25,6 +25,8 @@ SNAP = 2.0  # rulings within this many points are one grid line
 COVER = 0.6  # a ruling separates two cells if it covers this share of their common edge
 MIN_CELL = 3.0  # elementary rows/cols thinner than this are drawing noise
 MATCH_X = 3.0  # column boundaries of a continued table match within this many points
+LABEL_MAX_LINES = 3  # a merged-cell label (一级 / 二级 / 项目资金（万元）) is at most this tall
+LABEL_MAX_CHARS = 20
 WRAP_GAP_EM = 0.35  # wrapped lines of one cell are closer than this many line heights
 # Page furniture that may sit between a table's end and the page's foot (or above a continued
 # table): page numbers like "- 3 -", "第 3 页 共 9 页", "3/9".
@@ -353,6 +355,10 @@ def _unit_box(unit: list[TextLine]) -> BBox:
     )
 
 
+def _short_label(lines: list[TextLine]) -> bool:
+    return len(lines) <= LABEL_MAX_LINES and sum(len(ln.text) for ln in lines) <= LABEL_MAX_CHARS
+
+
 def _text_units(lines: list[TextLine], size: float) -> list[list[TextLine]]:
     """Lines chained into units: a line directly under another and overlapping it horizontally
     continues it (the wrapped text of one cell, whatever its alignment)."""
@@ -385,6 +391,8 @@ def _bridging_units(units: list[list[TextLine]], size: float) -> set[int]:
     tallest = max((b[3] - b[1] for b in boxes), default=0.0)
     bridges: set[int] = set()
     for k, box in enumerate(boxes):
+        if not _short_label(units[k]):
+            continue  # merged-cell labels are short; long wrapped text is a cell's content
         y0, y1 = box[1], box[3]
         lo = bisect_right(tops, y0 - tallest)
         hi = bisect_right(tops, y1)
@@ -435,6 +443,9 @@ def _label_spans(
         prev_end = -1
         for k, r in enumerate(rows):
             lines_in = members[(r, c)]
+            if not _short_label(lines_in):
+                prev_end = r
+                continue
             centre = (min(ln.bbox[1] for ln in lines_in) + max(ln.bbox[3] for ln in lines_in)) / 2
             next_row = rows[k + 1] if k + 1 < len(rows) else n
             own = (bands[r][0] + bands[r][1]) / 2

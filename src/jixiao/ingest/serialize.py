@@ -113,7 +113,10 @@ def _grid_rows(grid: Grid) -> list[tuple[int, float, LayoutRow]]:
         ids: list[str] = []
         # Context: cells merged down from above, and blank leading columns filled from above.
         first_value_col = min((c.col for c in own if c.text.strip()), default=grid.n_cols)
-        context: list[Cell] = [c for c in spanning if c.text and c.col < first_value_col]
+        # Only labels are repeated as context: long merged text is shown once, on its own row.
+        context: list[Cell] = [
+            c for c in spanning if c.text and c.col < first_value_col and is_label_like(c.text)
+        ]
         taken = {c.id for c in context}
         for h in header:
             if h.col >= first_value_col:
@@ -138,7 +141,8 @@ def _grid_rows(grid: Grid) -> list[tuple[int, float, LayoutRow]]:
             if above is not None:
                 carried[above.id] = c
         for c in spanning:
-            if c.text and c.col >= first_value_col and c.id not in taken:
+            short = len(c.text) <= LABEL_MAX_CHARS
+            if c.text and short and c.col >= first_value_col and c.id not in taken:
                 parts.append(_cell_text(c, _header_of(c, header)))
                 ids.append(c.id)
         if parts:
