@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from jixiao.config import LLMSettings
 from jixiao.errors import ConfigError, LLMUnavailable
@@ -416,3 +423,23 @@ def test_cassettes_are_readable_and_round_trip() -> None:
     back = ReadableJSONSerializer.deserialize(text)
     assert json.loads(back["interactions"][0]["request"]["body"]) == body
     assert json.loads(back["interactions"][0]["response"]["body"]["string"]) == {"ok": "是"}
+
+
+class WithPrivate(BaseModel):
+    ok: bool
+    _seen: str = PrivateAttr(default="unset")
+
+    @model_validator(mode="after")
+    def _note(self) -> WithPrivate:
+        self._seen = f"validated ok={self.ok}"
+        return self
+
+
+@loopback
+def test_result_is_the_callers_exact_type_with_private_state(tmp_path: Path) -> None:
+    with FaultyServer() as server:
+        client = LLMClient(settings_for(server.base_url, tmp_path))
+        reply, _ = client.extract(WithPrivate, CHECK_MESSAGES)
+    assert type(reply) is WithPrivate
+    assert reply == WithPrivate(ok=False)
+    assert reply._seen == "validated ok=False"

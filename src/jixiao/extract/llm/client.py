@@ -103,6 +103,20 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _as_exact_type(response_model: type[T], value: BaseModel) -> T:
+    """The same validated data as an instance of response_model itself (no re-validation:
+    validators may have side effects on the context), private attributes included."""
+    clean = response_model.model_construct(
+        _fields_set=value.model_fields_set,
+        **{name: getattr(value, name) for name in response_model.model_fields},
+    )
+    private = getattr(value, "__pydantic_private__", None) or {}
+    for name in response_model.__private_attributes__:
+        if name in private:
+            setattr(clean, name, private[name])
+    return clean
+
+
 class LLMClient:
     """Structured calls against one endpoint. Thread-safe: per-call state lives in the call."""
 
@@ -241,10 +255,7 @@ class LLMClient:
 
         # instructor returns an instance of its own subclass of response_model carrying the raw
         # response; hand back the caller's exact type (== and type() behave as expected).
-        result = response_model.model_construct(
-            _fields_set=result.model_fields_set,
-            **{name: getattr(result, name) for name in response_model.model_fields},
-        )
+        result = _as_exact_type(response_model, result)
         if entry_id is not None:
             self._cache.store(
                 entry_id,
