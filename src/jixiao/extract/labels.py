@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Literal, cast
 
 from jixiao.contract import FundingKind
@@ -201,8 +202,13 @@ class LabelMatch:
     table: str | None = None  # which table of ALL_TABLES matched (classify_any only)
 
 
+# Labels are short; a longer text (a goal, a reason) is a value and is not normalised at all.
+_MAX_LABEL_CHARS = 40
+
+
+@lru_cache(maxsize=8192)
 def label_key(text: str) -> LabelKey:
-    """Reduce a printed label to its matching key."""
+    """Reduce a printed label to its matching key (cached: forms repeat their labels)."""
     flat = normalize(text).rstrip(_TRAILING_PUNCT)
     unit_match = _UNIT_RE.search(flat)
     unit = unit_match.group(1) if unit_match else None
@@ -232,33 +238,52 @@ def _similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
+_FrozenTable = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _frozen(table: SynonymTable) -> _FrozenTable:
+    cached = _FROZEN_MODULE_TABLES.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    return tuple((field, tuple(syns)) for field, syns in table.items())
+
+
+@lru_cache(maxsize=256)
+def _index(table: _FrozenTable) -> dict[str, tuple[str, int]]:
+    """Normalised synonym → (field, position); the first field claiming a synonym keeps it."""
+    out: dict[str, tuple[str, int]] = {}
+    for field, synonyms in table:
+        for i, syn in enumerate(synonyms):
+            out.setdefault(normalize(syn), (field, i))
+    return out
+
+
 def classify(text: str | None, table: SynonymTable, *, fuzzy: bool = True) -> LabelMatch | None:
     """Match a printed label against one synonym table; None when nothing matches.
 
     exact: the key equals the canonical (first) synonym; synonym: it equals another one;
     fuzzy: similarity ≥ 0.8 to a synonym of ≥ 4 characters (a wrapped or misprinted label).
     """
-    if not text:
+    if not text or len(text) > 2 * _MAX_LABEL_CHARS:
         return None
     lk = label_key(text)
-    if not lk.key:
+    if not lk.key or len(lk.key) > _MAX_LABEL_CHARS:
         return None
-    for field, synonyms in table.items():
-        for i, syn in enumerate(synonyms):
-            if lk.key == normalize(syn):
-                quality: MatchQuality = "exact" if i == 0 else "synonym"
-                return LabelMatch(field, quality, QUALITY_SCORE[quality], lk.weight, lk.unit)
+    index = _index(_frozen(table))
+    hit = index.get(lk.key)
+    if hit is not None:
+        field, i = hit
+        quality: MatchQuality = "exact" if i == 0 else "synonym"
+        return LabelMatch(field, quality, QUALITY_SCORE[quality], lk.weight, lk.unit)
     if not fuzzy or len(lk.key) < 4:
         return None
     best: tuple[float, str] | None = None
-    for field, synonyms in table.items():
-        for syn in synonyms:
-            target = normalize(syn)
-            if len(target) < 4:
-                continue
-            ratio = _similarity(lk.key, target)
-            if ratio >= 0.8 and (best is None or ratio > best[0]):
-                best = (ratio, field)
+    for target, (field, _) in index.items():
+        if len(target) < 4:
+            continue
+        ratio = _similarity(lk.key, target)
+        if ratio >= 0.8 and (best is None or ratio > best[0]):
+            best = (ratio, field)
     if best is None:
         return None
     return LabelMatch(best[1], "fuzzy", QUALITY_SCORE["fuzzy"] * best[0], lk.weight, lk.unit)
@@ -289,27 +314,30 @@ def split_label_prefix(text: str, table: SynonymTable) -> tuple[LabelMatch, str]
     None when the text does not start with a synonym or nothing follows it.
     """
     stripped = text.strip()
-    candidates = sorted(
-        ((field, i, syn) for field, syns in table.items() for i, syn in enumerate(syns)),
-        key=lambda t: -len(t[2]),
-    )
-    for field, i, syn in candidates:
-        # Walk the original text until its normalised prefix covers the synonym.
-        norm = ""
-        end = -1
-        for pos, ch in enumerate(stripped):
-            norm += normalize(ch)
-            if len(norm) >= len(syn):
-                end = pos + 1
-                break
-        if end < 0 or norm != normalize(syn):
+    # The normalised text with, per character, the index of its source character.
+    flat: list[str] = []
+    source: list[int] = []
+    for pos, ch in enumerate(stripped[: 2 * _MAX_LABEL_CHARS]):
+        for c in normalize(ch):
+            flat.append(c)
+            source.append(pos)
+    hay = "".join(flat)
+    for target, field, i in _by_length(_frozen(table)):
+        if not hay.startswith(target):
             continue
-        rest = stripped[end:].lstrip(" \t\u3000:：")
+        rest = stripped[source[len(target) - 1] + 1 :].lstrip(" \t\u3000:：")
         if not rest.strip():
             return None
         quality: MatchQuality = "exact" if i == 0 else "synonym"
         return LabelMatch(field, quality, QUALITY_SCORE[quality]), rest.strip()
     return None
+
+
+@lru_cache(maxsize=256)
+def _by_length(table: _FrozenTable) -> list[tuple[str, str, int]]:
+    """(normalised synonym, field, position), longest first: "市级主管部门" before "主管部门"."""
+    rows = [(target, field, i) for target, (field, i) in _index(table).items() if target]
+    return sorted(rows, key=lambda t: -len(t[0]))
 
 
 def funding_kind(label: str) -> FundingKind:
@@ -343,3 +371,9 @@ def money_unit(text: str | None) -> str | None:
         return m.group(1)
     m = re.search(r"单位[:：](万元|元|千元|亿元)", normalize(text))
     return m.group(1) if m else None
+
+
+# The module's own tables never change: freeze them once (checked by identity, not just id).
+_FROZEN_MODULE_TABLES: dict[int, tuple[SynonymTable, _FrozenTable]] = {}
+for _table in (*ALL_TABLES.values(), FUNDING_ROWS):
+    _FROZEN_MODULE_TABLES[id(_table)] = (_table, _frozen(_table))

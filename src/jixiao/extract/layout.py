@@ -51,9 +51,8 @@ _YEAR_PAREN_RE = re.compile(r"[(（]\s*((?:19|20)\d{2})\s*年度?\s*[)）]")
 _YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*年度")
 _TITLE_HINT = "自评表"
 _MONEY_FIELDS = ("initial_budget", "annual_budget", "executed")
-_GRADE_MAX_CHARS = (
-    6  # 优 / 良好 / 不合格 …; a long text beside 自评结论 is a conclusion, not a grade
-)
+# 优 / 良好 / 不合格 …; a long text beside 自评结论 is a conclusion, not a grade.
+_GRADE_MAX_CHARS = 6
 
 
 # --- grid view ------------------------------------------------------------------------------
@@ -66,18 +65,22 @@ class _GridView:
     grid: Grid
     index: int
     occ: list[list[Cell | None]]
+    by_row: dict[int, list[Cell]]
 
     @classmethod
     def of(cls, grid: Grid, index: int) -> _GridView:
-        n_rows = max([grid.n_rows, *(c.row + c.rowspan for c in grid.cells)])
-        n_cols = max([grid.n_cols, *(c.col + c.colspan for c in grid.cells)])
+        cells = sorted(grid.cells, key=lambda c: (c.row, c.col))
+        n_rows = max([grid.n_rows, *(c.row + max(c.rowspan, 1) for c in cells)])
+        n_cols = max([grid.n_cols, *(c.col + max(c.colspan, 1) for c in cells)])
         occ: list[list[Cell | None]] = [[None] * n_cols for _ in range(n_rows)]
-        for cell in sorted(grid.cells, key=lambda c: (c.row, c.col)):
+        by_row: dict[int, list[Cell]] = {}
+        for cell in cells:
+            by_row.setdefault(cell.row, []).append(cell)
             for r in range(cell.row, cell.row + max(cell.rowspan, 1)):
                 for c in range(cell.col, cell.col + max(cell.colspan, 1)):
                     if occ[r][c] is None:
                         occ[r][c] = cell
-        return cls(grid, index, occ)
+        return cls(grid, index, occ, by_row)
 
     @property
     def n_rows(self) -> int:
@@ -89,7 +92,7 @@ class _GridView:
 
     def starting(self, row: int) -> list[Cell]:
         """Cells whose top row is `row`, left to right."""
-        return sorted((c for c in self.grid.cells if c.row == row), key=lambda c: c.col)
+        return list(self.by_row.get(row, ()))
 
     def covering(self, row: int) -> list[Cell]:
         """Distinct cells covering any column of `row` (merged cells from above included)."""
@@ -218,8 +221,9 @@ class _Run:
 
     def all_cells(self) -> Iterator[tuple[_GridView, Cell]]:
         for gv in self.views:
-            for cell in sorted(gv.grid.cells, key=lambda c: (c.row, c.col)):
-                yield gv, cell
+            for r in sorted(gv.by_row):
+                for cell in gv.by_row[r]:
+                    yield gv, cell
 
     def prov(
         self,
