@@ -53,6 +53,8 @@ class Labels:
     total: str = "总分"
     grade: str = "评分等级"
     level1_with_weight: bool = False
+    indent: str = ""
+    """Printed before goal paragraphs and funding sub-row labels, as many real forms do."""
 
 
 CENTRAL = Labels()
@@ -75,6 +77,7 @@ def central_labels(rng: random.Random) -> Labels:
         funding_weight=rng.choice(["分数", "分值"]),
         reason=rng.choice(["偏差原因分析", "偏差原因分析及改进措施"]),
         grade=rng.choice(["评分等级", "评分等级", "自评等级"]),
+        indent=rng.choice(["", "", "    ", "\u3000\u3000"]),
     )
 
 
@@ -97,6 +100,7 @@ def synonym_labels(rng: random.Random) -> Labels:
         weight=pick(["分值", "权重"]),
         reason=pick(["偏差原因分析及改进措施", "偏差原因分析", "偏差原因及整改措施"]),
         grade=pick(["评分等级", "自评等级"]),
+        indent=pick(["", "    ", "\u3000\u3000"]),
     )
 
 
@@ -138,7 +142,14 @@ def funding_table(record: FormRecord, labels: Labels, width: float, rng: random.
     for row in record.funding:
         rows.append(
             [
-                Cell(row.label, 1, align="left" if row.kind != "total" else "center"),
+                Cell(
+                    row.label
+                    if row.kind == "total" or row.label.startswith("其中")
+                    # the other sub-rows are indented under "其中：" in many real forms
+                    else labels.indent + row.label,
+                    1,
+                    align="left" if row.kind != "total" else "center",
+                ),
                 Cell(fmt_money(row.initial_budget), 2, align="right"),
                 Cell(fmt_money(row.annual_budget), 3, align="right"),
                 Cell(fmt_money(row.executed), 4, align="right"),
@@ -158,13 +169,17 @@ def goals_table(record: FormRecord, labels: Labels, width: float, rng: random.Ra
         [
             [Cell(labels.expected, 1), Cell(labels.actual, 2)],
             [
-                Cell(text(record.goal_expected), 1, align="left", valign="top"),
-                Cell(text(record.goal_actual), 2, align="left", valign="top"),
+                Cell(_indented(labels, record.goal_expected), 1, align="left", valign="top"),
+                Cell(_indented(labels, record.goal_actual), 2, align="left", valign="top"),
             ],
         ],
         merges=[Merge(labels.goals, 0, 0, 1)],
         splittable={1},
     )
+
+
+def _indented(labels: Labels, value: str | None) -> str:
+    return labels.indent + value if value else ""
 
 
 def level_groups(indicators: list[Indicator], level: int) -> list[tuple[int, int]]:
