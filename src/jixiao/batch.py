@@ -519,9 +519,7 @@ def print_summary(summary: BatchSummary) -> None:
     )
     console.print(table)
     if summary.failures:
-        failed = Table(title="failed files", show_header=True)
-        failed.add_column("file")
-        failed.add_column("error")
-        for path, error in summary.failures:
-            failed.add_row(path, error)
-        console.print(failed)
+        # One plain line per file (the error line names it): long paths stay whole and greppable.
+        console.print(f"{len(summary.failures)} file(s) failed:", style="bold red")
+        for _path, error in summary.failures:
+            console.print(f"  {error}", markup=False, highlight=False, soft_wrap=True)
