@@ -2,8 +2,9 @@
 
 The gate fails when any field group (or the overall accuracy) drops by more than `max_drop`
 percentage points, or, on the test split, when any leaf that was correct in BASE is wrong in NEW
-(a form counts only when both runs scored it against the same gold, by sha256). Pure: the
-command does the reading and printing.
+(a form counts only when both runs read the same PDF and scored it against the same gold, by
+sha256: a re-rendered corpus needs a new baseline). Pure: the command does the reading and
+printing.
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ class RunDiff:
     forms_only_base: int = 0
     forms_only_new: int = 0
     gold_changed: int = 0
+    pdf_changed: int = 0
 
     @property
     def dropped_groups(self) -> list[Change]:
         return [
             c
             for c in [self.overall, *self.groups]
-            if c.points is not None and c.points < -self.max_drop
+            if c.points is not None and c.points < -self.max_drop - 1e-9
         ]
 
     @property
@@ -83,19 +85,8 @@ class RunDiff:
         return out
 
 
-def _acc(block: dict[str, Any] | None) -> tuple[float | None, int]:
-    if not block:
-        return None, 0
-    return block.get("accuracy"), int(block.get("total") or 0)
-
-
-def _change(key: str, base: dict[str, Any] | None, new: dict[str, Any] | None) -> Change:
-    (b, bt), (n, nt) = _acc(base), _acc(new)
-    return Change(key, b, n, bt, nt)
-
-
-def _add_groups(into: dict[str, list[int]], form: dict[str, Any]) -> None:
-    for group, (correct, total) in (form.get("groups") or {}).items():
+def _add_counts(into: dict[str, list[int]], counts: dict[str, list[int]] | None) -> None:
+    for group, (correct, total) in (counts or {}).items():
         c = into.setdefault(group, [0, 0])
         c[0] += correct
         c[1] += total
@@ -130,16 +121,12 @@ def diff_runs(base: dict[str, Any], new: dict[str, Any], max_drop: float = 0.5) 
             f"runs score different corpora (seed {bseed} vs {nseed})",
             "rebuild the corpus with the base run's seed (`jixiao corpus build --seed N`)",
         )
-    bs, ns = base["summary"], new["summary"]
-    bf, nf = bs.get("fields", {}), ns.get("fields", {})
-    fields = [_change(k, bf.get(k), nf.get(k)) for k in sorted(set(bf) | set(nf))]
-    fields.sort(key=lambda c: (c.points is None, c.points or 0.0))
     diff = RunDiff(
         split=str(new.get("split")),
         max_drop=max_drop,
         overall=Change("overall", None, None, 0, 0),
         groups=[],
-        fields=fields,
+        fields=[],
     )
     base_forms = {(f["doc"], f["gold_id"]): f for f in base.get("forms", [])}
     new_forms = {(f["doc"], f["gold_id"]): f for f in new.get("forms", [])}
@@ -149,14 +136,21 @@ def diff_runs(base: dict[str, Any], new: dict[str, Any], max_drop: float = 0.5) 
     # run on a subset (--limit, a small CI build) is held to the baseline on those forms.
     base_groups: dict[str, list[int]] = {}
     new_groups: dict[str, list[int]] = {}
+    base_fields: dict[str, list[int]] = {}
+    new_fields: dict[str, list[int]] = {}
     for key in sorted(base_forms.keys() & new_forms.keys()):
         b, n = base_forms[key], new_forms[key]
         if b.get("gold_sha256") != n.get("gold_sha256"):
             diff.gold_changed += 1
             continue
+        if b.get("doc_sha256") != n.get("doc_sha256"):
+            diff.pdf_changed += 1  # re-rendered: the same form is a different reading task
+            continue
         diff.forms_compared += 1
-        _add_groups(base_groups, b)
-        _add_groups(new_groups, n)
+        _add_counts(base_groups, b.get("groups"))
+        _add_counts(new_groups, n.get("groups"))
+        _add_counts(base_fields, b.get("fields"))
+        _add_counts(new_fields, n.get("fields"))
         base_wrong = {w[0] for w in b["wrong"]}
         new_wrong = {w[0]: w for w in n["wrong"]}
         diff.fixed += len(base_wrong - new_wrong.keys())
@@ -178,6 +172,13 @@ def diff_runs(base: dict[str, Any], new: dict[str, Any], max_drop: float = 0.5) 
         _ratio_change(g, base_groups.get(g), new_groups.get(g))
         for g in sorted(set(base_groups) | set(new_groups))
     ]
+    diff.fields = sorted(
+        (
+            _ratio_change(k, base_fields.get(k), new_fields.get(k))
+            for k in sorted(set(base_fields) | set(new_fields))
+        ),
+        key=lambda c: (c.points is None, c.points or 0.0),
+    )
     return diff
 
 
@@ -213,7 +214,7 @@ def format_diff(diff: RunDiff, examples: int = EXAMPLES) -> str:
     lines.append(
         f"forms compared {diff.forms_compared}; leaves fixed {diff.fixed}, broken "
         f"{len(diff.broken)}; only in base {diff.forms_only_base}, only in new "
-        f"{diff.forms_only_new}, gold changed {diff.gold_changed}"
+        f"{diff.forms_only_new}, gold changed {diff.gold_changed}, PDF changed {diff.pdf_changed}"
     )
     if diff.broken:
         lines.append(f"broken (correct in base, wrong in new), first {examples}:")

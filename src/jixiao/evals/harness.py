@@ -10,7 +10,8 @@ Run JSON (format "jixiao-eval-run/1"): what ran (split, extractor, model, mode, 
 their sha256, code commit, manifest seed), `summary` (every aggregate, see metrics.py, plus cost
 and form counts) and `forms`: one compact entry per gold form with its counts and only its
 *wrong* leaves ([path, gold, predicted, page, confidence]). The set of leaves is fixed by the gold
-(its sha256 is kept), so "previously correct" is "not listed as wrong in the base run".
+(its sha256 is kept, with the PDF's), so "previously correct" is "not listed as wrong in the base
+run" for a form both runs read from the same PDF against the same gold.
 """
 
 from __future__ import annotations
@@ -27,7 +28,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jixiao.contract import ExtractionResult, FormRecord, SourceInfo
-from jixiao.errors import ConfigError, FileMissing, InvalidInput, JixiaoError
+from jixiao.errors import (
+    ConfigError,
+    CorruptPdf,
+    EmptyPdf,
+    EncryptedPdf,
+    FileMissing,
+    InvalidInput,
+    JixiaoError,
+    NoFormFound,
+    NotAPdf,
+    TooManyPages,
+)
 from jixiao.evals.compare import FormComparison, compare_forms, normalize_text
 from jixiao.evals.metrics import ScoredForm, ScoredLeaf, summarize
 
@@ -100,14 +112,33 @@ def _repo_root() -> Path:
 # -- extraction -------------------------------------------------------------------------------
 
 
-def extract_results(extractor: Extractor, pdf: Path) -> list[ExtractionResult]:
+# A document that cannot be read costs its own forms only; an endpoint or configuration error
+# (LLMUnavailable, ConfigError) would fail every document the same way, so it stops the run.
+DOCUMENT_ERRORS: tuple[type[JixiaoError], ...] = (
+    FileMissing,
+    NotAPdf,
+    CorruptPdf,
+    EncryptedPdf,
+    EmptyPdf,
+    NoFormFound,
+    TooManyPages,
+)
+
+
+def extract_results(
+    extractor: Extractor, pdf: Path, warnings: list[str] | None = None
+) -> list[ExtractionResult]:
     """One ExtractionResult per form of `pdf`: the project pipeline when it is there, else the
-    same steps here (ingest → serialize → extractor), so evals run before the pipeline lands."""
+    same steps here (ingest → serialize → extractor), so evals run before the pipeline lands.
+    The checks are not run here: the harness runs them itself on prediction and gold alike."""
     try:
         from jixiao.extract.pipeline import extract_document
     except ImportError:
         return _extract_here(extractor, pdf)
-    results: list[ExtractionResult] = extract_document(pdf, extractor=extractor)
+    sink = warnings if warnings is not None else []
+    results: list[ExtractionResult] = extract_document(
+        pdf, extractor=extractor, check=False, on_warning=sink.append
+    )
     return results
 
 
@@ -239,6 +270,16 @@ def group_counts(comparison: FormComparison) -> dict[str, list[int]]:
     return out
 
 
+def field_counts(comparison: FormComparison) -> dict[str, list[int]]:
+    """{field: [correct, total]} of one form ("indicators[].score": [14, 16])."""
+    out: dict[str, list[int]] = {}
+    for leaf in comparison.leaves:
+        c = out.setdefault(leaf.field, [0, 0])
+        c[0] += leaf.ok
+        c[1] += 1
+    return out
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -302,11 +343,13 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
         prompts.update(pinned)
         for n, doc in enumerate(docs, 1):
             pdf = options.manifest.parent / doc.file
+            doc_sha = _sha256(pdf) if pdf.is_file() else None
             doc_started = time.perf_counter()
             error = None
+            warnings: list[str] = []
             try:
-                results = extract_results(extractor, pdf)
-            except JixiaoError as err:  # one bad document must not lose the others
+                results = extract_results(extractor, pdf, warnings)
+            except DOCUMENT_ERRORS as err:  # one bad document must not lose the others
                 results, error = [], err.line()
             seconds = time.perf_counter() - doc_started
             for result in results:
@@ -348,12 +391,14 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
                         "family": doc.family,
                         "gold_id": form.gold_id,
                         "gold_sha256": _sha256(gold_path),
+                        "doc_sha256": doc_sha,
                         "origin": form.origin,
                         "found": pred is not None,
                         "pages": list(pred.source.pages) if pred is not None else [],
                         "leaves": comparison.total,
                         "correct": comparison.correct,
                         "groups": group_counts(comparison),
+                        "fields": field_counts(comparison),
                         "wrong": wrong,
                         "flags_found": found,
                         "flags_expected": expected,
@@ -369,6 +414,7 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
                     "forms_matched": matched,
                     "seconds": round(seconds, 3),
                     "error": error,
+                    "warnings": warnings,
                 }
             )
             say(
