@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jixiao.contract import FormRecord, FundingRow, Indicator
 from jixiao.extract.base import Extractor, open_extractor
 from jixiao.extract.layout import ERROR_CODE, UNPLACED_CODE, LayoutExtractor
-from jixiao.ingest.model import LayoutText
+from jixiao.ingest.model import Cell, LayoutText
 
 GOAL_E = "打造“智慧好办”2.0版，推出企业和个人“双100”高频依申请政务服务事项"
 GOAL_A = "持续拓展“一网通办”总门户接入事项覆盖度，不断扩大服务范围"
@@ -788,3 +788,35 @@ def test_borderless_side_by_side_goals_starting_on_the_label_row() -> None:
     out = run(form([grid(rows, ruled=False)]))
     assert out.record.goal_expected == "预期甲预期乙"
     assert out.record.goal_actual == "实际成果甲部分实际乙部分"
+
+
+def test_continuation_grid_with_other_columns_is_aligned_by_page_position() -> None:
+    """A borderless table whose columns were inferred page by page: page 2 has no 一级 column
+    and different column numbers; its cells are mapped to the header's columns by where they
+    sit across the page. Overlapping header spans are split at the next header."""
+    widths = (60.0, 60.0, 120.0, 60.0, 60.0, 40.0, 40.0)
+    head = [
+        ["一级指标", C("二级指标", cs=2), "年度指标值", "实际完成值", "分值", "得分"],
+        ["产出指标", "数量指标", "甲", "≥1", "2", "50", "50"],
+    ]
+    first = grid(head, gid="g1", ruled=False, widths=widths)
+    # 二级指标 spilled over the 三级 column in column inference; name the third column too.
+    first.cells[1].colspan = 2
+    first.cells.insert(2, Cell("c99", 0, 2, 1, 1, 1, first.cells[1].bbox, "三级指标"))
+    first.col_bounds = [40.0 + sum(widths[:k]) for k in range(8)]
+    # Page 2: columns start at the 二级 column; x positions match page 1's columns.
+    rest = grid(
+        [["质量指标", "乙", "≥1", "1", "40", "40"]],
+        gid="g2",
+        page=2,
+        ruled=False,
+        widths=widths[1:],
+        id_prefix="p",
+    )
+    for cell in rest.cells:
+        x0, y0, x1, y1 = cell.bbox
+        cell.bbox = (x0 + widths[0], y0, x1 + widths[0], y1)
+    out = run(form([first, rest]))
+    names = [(i.level1, i.level2, i.name, i.weight) for i in out.record.indicators]
+    assert names == [("产出指标", "数量指标", "甲", 50.0), ("产出指标", "质量指标", "乙", 40.0)]
+    assert out.fields["indicators[1].name"].page == 2

@@ -12,10 +12,11 @@ of being guessed.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from jixiao.contract import FieldProvenance, Flag, FormRecord, FundingRow, Indicator, RunInfo
 from jixiao.extract.base import ExtractorOptions, ExtractorOutput
@@ -100,6 +101,9 @@ class _GridView:
         for cell in self.occ[row]:
             if cell is not None and id(cell) not in seen:
                 seen[id(cell)] = cell
+        # A cell shadowed by an overlapping span (borderless column inference) still counts.
+        for cell in self.by_row.get(row, ()):
+            seen.setdefault(id(cell), cell)
         return sorted(seen.values(), key=lambda c: c.col)
 
     def at(self, row: int, col: int) -> Cell | None:
@@ -194,7 +198,17 @@ def _column_map(gv: _GridView, row: int, table: SynonymTable, fuzzy: bool) -> _C
         m = classify(cell.text, table, fuzzy=fuzzy)
         if m is not None:
             cols.append(_Column(m.field, cell.col, cell.col + cell.colspan, cell, m))
-    return _ColumnMap(cols)
+    return _ColumnMap(_disjoint(cols))
+
+
+def _disjoint(cols: list[_Column]) -> list[_Column]:
+    """Header spans that overlap (column inference of a borderless table can make a long
+    label reach into its neighbour): each header owns its columns up to the next one's."""
+    cols = sorted(cols, key=lambda c: c.c0)
+    for a, b in itertools.pairwise(cols):
+        if a.c1 > b.c0 > a.c0:
+            a.c1 = b.c0
+    return cols
 
 
 # --- the extractor --------------------------------------------------------------------------
@@ -620,17 +634,24 @@ class LayoutExtractor:
         level1: tuple[str | None, Cell | None] = (None, None)
         level2: tuple[str | None, Cell | None] = (None, None)
         views = run.views[gv.index :]
+        map_view = gv  # the grid whose column numbers `cmap` uses
         for vi, view in enumerate(views):
             start = first_data if vi == 0 else 0
             if vi > 0:
                 # A table continued in a separate grid: re-read its header if it repeats one,
-                # otherwise it must have the same columns to reuse the map.
+                # otherwise it must have the same columns to reuse the map, or columns that
+                # line up with the header's on the page (a borderless table whose columns
+                # were inferred page by page).
                 again = _column_map(view, 0, INDICATOR_COLUMNS, fuzzy=True)
                 if len(again.fields()) >= 4 and again.fields().intersection({"name", "level1"}):
                     cmap, start = _merge_subheader(view, 0, again)
                     run.used.update(id(c.header) for c in cmap.columns)
-                elif view.n_cols != views[vi - 1].n_cols:
-                    break
+                    map_view = view
+                elif view.n_cols != map_view.n_cols:
+                    aligned = _align_columns(view, map_view)
+                    if aligned is None:
+                        break
+                    run.views[view.index] = view = aligned
             stop = False
             for r in range(start, view.n_rows):
                 outcome = self._indicator_row(run, record, view, r, cmap, level1, level2)
@@ -989,6 +1010,30 @@ def _joined_target(by_field: dict[str, list[Cell]]) -> tuple[str | None, list[Ce
     return "".join(parts), cells
 
 
+def _align_columns(view: _GridView, target: _GridView) -> _GridView | None:
+    """`view`'s cells renumbered into `target`'s columns by where they sit across the page,
+    or None when either grid lacks column boundaries. Each cell takes the columns it covers
+    for at least half their width, and at least the one holding its centre."""
+    bounds = target.grid.col_bounds
+    if len(bounds) != target.n_cols + 1 or not view.grid.cells:
+        return None
+    cells: list[Cell] = []
+    for cell in view.grid.cells:
+        x0, x1 = cell.bbox[0], cell.bbox[2]
+        centre = (x0 + x1) / 2
+        covered = [
+            k
+            for k in range(target.n_cols)
+            if bounds[k] <= centre < bounds[k + 1]
+            or min(x1, bounds[k + 1]) - max(x0, bounds[k]) >= 0.5 * (bounds[k + 1] - bounds[k])
+        ]
+        if not covered:
+            covered = [0 if centre < bounds[0] else target.n_cols - 1]
+        cells.append(replace(cell, col=min(covered), colspan=max(covered) - min(covered) + 1))
+    grid = replace(view.grid, cells=cells, n_cols=target.n_cols, col_bounds=list(bounds))
+    return _GridView.of(grid, view.index)
+
+
 def _infer_level1(gv: _GridView, hrow: int, cmap: _ColumnMap) -> _ColumnMap:
     """一级指标 unreadable ("级指标" after a lost line) but 二级指标 found: the column just left
     of 二级 is 一级 when its header is no other label. Low label score: a reviewer should look."""
@@ -1032,8 +1077,7 @@ def _merge_subheader(gv: _GridView, hrow: int, cmap: _ColumnMap) -> tuple[_Colum
     ]
     for c, m in matched:
         columns.append(_Column(m.field, c.col, c.col + c.colspan, c, m))
-    columns.sort(key=lambda col: col.c0)
-    return _ColumnMap(columns), max(first_data, nxt + 1)
+    return _ColumnMap(_disjoint(columns)), max(first_data, nxt + 1)
 
 
 def open_layout_extractor(options: ExtractorOptions | None = None) -> LayoutExtractor:
