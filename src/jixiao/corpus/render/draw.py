@@ -8,6 +8,7 @@ tallest cell, merged cells span rows, and rows move to the next page when they d
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -32,8 +33,15 @@ def cjk_font() -> pymupdf.Font:
     return _FONT
 
 
+@functools.cache
+def _advance(char: str) -> float:
+    """Advance width of one character at 1 pt (measuring whole strings through PyMuPDF is
+    the renderer's hot spot; per-character widths are cached)."""
+    return float(cjk_font().text_length(char, fontsize=1.0))
+
+
 def text_width(text: str, size: float) -> float:
-    return float(cjk_font().text_length(text, fontsize=size))
+    return size * sum(_advance(char) for char in text)
 
 
 # A run of Latin letters, digits and number punctuation is kept on one line when it fits,

@@ -20,8 +20,6 @@ PageRange = tuple[int, int]
 def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[PageRange]]:
     rng = random.Random(f"scan:{seed}")
     source, pages = ruled.render(forms, seed)
-    # the source document must be saved once so that its fonts and contents are final
-    source = pymupdf.open("pdf", source.tobytes(garbage=3, deflate=True))
     out = new_document()
     dpi = rng.choice([180, 200, 220])
     for number in range(source.page_count):
