@@ -49,6 +49,7 @@ def _register_all() -> None:
     from jixiao.extract import commands as extract_commands
     from jixiao.extract.llm import commands as llm_commands
     from jixiao.ingest import commands as ingest_commands
+    from jixiao.review import commands as review_commands
     from jixiao.store import commands as store_commands
 
     modules = (
@@ -59,6 +60,7 @@ def _register_all() -> None:
         corpus_commands,
         evals_commands,
         store_commands,
+        review_commands,
     )
     for module in modules:
         module.register(app)
