@@ -820,3 +820,21 @@ def test_continuation_grid_with_other_columns_is_aligned_by_page_position() -> N
     names = [(i.level1, i.level2, i.name, i.weight) for i in out.record.indicators]
     assert names == [("产出指标", "数量指标", "甲", 50.0), ("产出指标", "质量指标", "乙", 40.0)]
     assert out.fields["indicators[1].name"].page == 2
+
+
+def test_repeated_header_row_inside_a_joined_grid_is_skipped() -> None:
+    """Ingestion may keep the header row a page repeats; it is neither an indicator nor a
+    level label for the rows after it."""
+    head = ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分"]
+    rows: list[list[object]] = [
+        head,
+        [C("产出指标", rs=1), "数量指标", "甲", "≥1", "2", "50", "50"],
+        head,
+        ["", "质量指标", "乙", "≥1", "1", "50", "50"],
+    ]
+    out = run(form([grid(rows, page_breaks=(2,))]))
+    assert [(i.level1, i.level2, i.name) for i in out.record.indicators] == [
+        ("产出指标", "数量指标", "甲"),
+        ("产出指标", "质量指标", "乙"),
+    ]
+    assert out.unplaced == []

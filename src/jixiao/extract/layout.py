@@ -685,6 +685,11 @@ class LayoutExtractor:
             for rest in range(r, gv.n_rows):
                 run.ignored.update(id(c) for c in gv.starting(rest))
             return None
+        if sum(1 for m in labels.values() if m is not None and m.table == "indicator_column") >= 3:
+            # A header row repeated after a page break: not an indicator.
+            run.used.update(cid for cid, m in labels.items() if m is not None)
+            run.used.update(id(c) for c in covering if c.row == r and not normalize(c.text))
+            return level1, level2
         if ("totals", "grade") in kinds and ("totals", "total") not in kinds:
             return level1, level2  # handled by _grade
         if ("totals", "total") in kinds:
@@ -986,7 +991,12 @@ def _stops_funding(cell: Cell) -> bool:
 
 
 def _level_cell(gv: _GridView, r: int, col: int | None) -> Cell | None:
-    return gv.at(r, col) if col is not None else None
+    """The cell naming this row's level, merged down from above; a header label ("一级指标" of
+    a repeated header) is never a level value."""
+    cell = gv.at(r, col) if col is not None else None
+    if cell is not None and classify(cell.text, INDICATOR_COLUMNS, fuzzy=False) is not None:
+        return None
+    return cell
 
 
 def _has_text(by_field: dict[str, list[Cell]], names: tuple[str, ...]) -> bool:
