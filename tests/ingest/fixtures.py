@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pymupdf
 
+# The built-in CJK font, embedded (subset when saved, so fixtures stay small and quick to read).
 FONT = pymupdf.Font("cjk")
 FONT_NAME = "F0"
 PAGE_W, PAGE_H = 595.0, 842.0
@@ -19,6 +20,7 @@ LEFT, TOP, BOTTOM = 40.0, 50.0, 800.0
 SIZE = 9.0
 LEADING = 1.35
 PAD = 3.0
+PAD_BORDERLESS = 6.0  # no lines: columns are told apart by whitespace alone
 
 
 @dataclass
@@ -45,16 +47,28 @@ class FormSpec:
     sections: list[Section] = field(default_factory=list)
 
 
+_WIDTHS: dict[str, float] = {}
+
+
+def char_width(ch: str, size: float = SIZE) -> float:
+    if ch not in _WIDTHS:
+        _WIDTHS[ch] = FONT.text_length(ch, fontsize=1.0)
+    return _WIDTHS[ch] * size
+
+
 def wrap(text: str, width: float, size: float = SIZE) -> list[str]:
     """Greedy wrap by glyph widths (CJK has no spaces to break at)."""
     lines: list[str] = []
     current = ""
+    used = 0.0
     for ch in text:
-        if current and FONT.text_length(current + ch, fontsize=size) > width:
+        w = char_width(ch, size)
+        if current and used + w > width:
             lines.append(current)
-            current = ch
+            current, used = ch, w
         else:
             current += ch
+            used += w
     if current:
         lines.append(current)
     return lines or [""]
@@ -194,9 +208,12 @@ class Drawer:
         page_bottom: float = BOTTOM,
     ):
         self.doc = doc
+        self.font_name = FONT_NAME
         self.ruled = ruled
+        self.pad = PAD if ruled else PAD_BORDERLESS
         self.repeat_header = repeat_header
         self.bottom = page_bottom
+        self.rects: dict[int, list[pymupdf.Rect]] = {}
         self.page = self._new_page()
         self.y = TOP
 
@@ -214,7 +231,7 @@ class Drawer:
             self.new_page()
         width = FONT.text_length(text, fontsize=size)
         x = (PAGE_W - width) / 2 if center else LEFT
-        self.page.insert_text((x, self.y + size), text, fontname=FONT_NAME, fontsize=size)
+        self.page.insert_text((x, self.y + size), text, fontname=self.font_name, fontsize=size)
         self.y += size * 1.8
 
     def form(self, spec: FormSpec) -> tuple[int, int]:
@@ -228,16 +245,24 @@ class Drawer:
             self.text_line(spec.year_line, 11, center=True)
         for section in spec.sections:
             self.section(section)
+        for pno, rects in self.rects.items():
+            shape = self.doc[pno].new_shape()
+            for rect in rects:
+                shape.draw_rect(rect)
+            shape.finish(width=0.5, color=(0, 0, 0))
+            shape.commit()
+        self.rects = {}
         self.y += 20
         return first, self.page.number + 1
 
     def _row_height(self, section: Section, row: list[C]) -> float:
-        h = SIZE * LEADING + 2 * PAD
+        pad = self.pad
+        h = SIZE * LEADING + 2 * pad
         for cell in row:
             if cell.rowspan == 1:
-                width = sum(section.widths[cell.col : cell.col + cell.colspan]) - 2 * PAD
+                width = sum(section.widths[cell.col : cell.col + cell.colspan]) - 2 * pad
                 n = len(wrap(cell.text, width))
-                h = max(h, n * SIZE * LEADING + 2 * PAD)
+                h = max(h, n * SIZE * LEADING + 2 * pad)
         return h
 
     def section(self, section: Section) -> None:
@@ -281,15 +306,25 @@ class Drawer:
         page = self.doc[pno]
         x0, x1 = xs[cell.col], xs[cell.col + cell.colspan]
         if self.ruled:
-            page.draw_rect(pymupdf.Rect(x0, y0, x1, y1), width=0.5, color=(0, 0, 0))
+            # Drawn in one shape per page at the end of the form (draw_rect per cell is slow).
+            self.rects.setdefault(pno, []).append(pymupdf.Rect(x0, y0, x1, y1))
         if not draw_text or not cell.text:
             return
-        lines = wrap(cell.text, x1 - x0 - 2 * PAD)
+        lines = wrap(cell.text, x1 - x0 - 2 * self.pad)
         block_h = len(lines) * SIZE * LEADING
         ty = y0 + (y1 - y0 - block_h) / 2
         for line in lines:
-            page.insert_text((x0 + PAD, ty + SIZE), line, fontname=FONT_NAME, fontsize=SIZE)
+            page.insert_text(
+                (x0 + self.pad, ty + SIZE), line, fontname=self.font_name, fontsize=SIZE
+            )
             ty += SIZE * LEADING
+
+
+def _save(doc: pymupdf.Document, path: Path, **kw: object) -> None:
+    """Subset the embedded CJK font (3.5 MB whole) before saving."""
+    doc.subset_fonts()
+    doc.save(path, garbage=3, **kw)  # type: ignore[arg-type]
+    doc.close()
 
 
 def write_forms(
@@ -308,8 +343,7 @@ def write_forms(
         if new_page_each and i:
             drawer.new_page()
         ranges.append(drawer.form(spec))
-    doc.save(path)
-    doc.close()
+    _save(doc, path)
     return ranges
 
 
@@ -322,8 +356,7 @@ def write_text_pdf(path: Path, lines: list[str], pages: int = 1) -> None:
         for line in lines:
             page.insert_text((LEFT, y), line, fontname=FONT_NAME, fontsize=11)
             y += 20
-    doc.save(path)
-    doc.close()
+    _save(doc, path)
 
 
 def write_image_only_pdf(path: Path) -> None:
@@ -333,7 +366,7 @@ def write_image_only_pdf(path: Path) -> None:
     doc = pymupdf.open()
     page = doc.new_page(width=PAGE_W, height=PAGE_H)
     page.insert_image(page.rect, pixmap=pix)
-    doc.save(path)
+    _save(doc, path)
 
 
 def write_garbled_pdf(path: Path) -> None:
@@ -341,16 +374,17 @@ def write_garbled_pdf(path: Path) -> None:
     doc = pymupdf.open()
     drawer = Drawer(doc)
     drawer.form(standard_form(indicators=2))
+    doc.subset_fonts()
     for xref in range(1, doc.xref_length()):
         if doc.xref_get_key(xref, "ToUnicode")[0] != "null":
             doc.xref_set_key(xref, "ToUnicode", "null")
-    doc.save(path)
+    _save(doc, path)
 
 
 def write_encrypted_pdf(path: Path) -> None:
     doc = pymupdf.open()
     Drawer(doc).form(standard_form(indicators=1))
-    doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="owner")
+    _save(doc, path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="owner")
 
 
 def write_zero_page_pdf(path: Path) -> None:

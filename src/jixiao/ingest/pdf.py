@@ -248,6 +248,7 @@ def _read_lines(raw: dict[str, Any], verticals: list[Ruling]) -> tuple[list[Text
             # pieces: list of spans; a span under construction is (chars, bbox) in `run`.
             pieces: list[list[TextSpan]] = [[]]
             last_x1: float | None = None
+            last_cx = 0.0
             for span in line["spans"]:
                 size = float(span["size"]) or 1.0
                 run: list[str] = []
@@ -264,7 +265,7 @@ def _read_lines(raw: dict[str, Any], verticals: list[Ruling]) -> tuple[list[Text
                     if last_x1 is not None:
                         gap = x0 - last_x1
                         if gap > PIECE_GAP_EM * size or _ruling_between(
-                            vxs, verticals, last_x1, x0, (y0 + y1) / 2
+                            vxs, verticals, last_cx, (x0 + x1) / 2, (y0 + y1) / 2
                         ):
                             _close_run(pieces[-1], run, box, span)
                             pieces.append([])
@@ -278,6 +279,7 @@ def _read_lines(raw: dict[str, Any], verticals: list[Ruling]) -> tuple[list[Text
                         run.append(" ")
                     run.append(c)
                     last_x1 = x1
+                    last_cx = (x0 + x1) / 2
                 _close_run(pieces[-1], run, box, span)
             for spans in pieces:
                 text = "".join(s.text for s in spans).strip()
@@ -310,7 +312,8 @@ def _close_run(
 def _ruling_between(
     vxs: list[float], verticals: list[Ruling], left: float, right: float, y: float
 ) -> bool:
-    """True when a vertical ruling crosses the baseline between two glyphs."""
+    """True when a vertical ruling crosses the baseline between two glyphs' centres (glyph
+    boxes may overlap the ruling: wide advances of a non-embedded font, tight cells)."""
     if not vxs or right <= left:
         return False
     lo = bisect_left(vxs, left - 0.5)
