@@ -301,11 +301,11 @@ def _merge_indicators(m: _Merge, r: Any, ungrounded: list[str]) -> None:
         level2 = _level(m, f"indicators[{k}].level2", row.level2)
         # merged level cells: a row that does not show its level inherits the one above
         if level1 is None and prev is not None:
-            level1 = prev.level1
+            level1 = _inherit(m, k, "level1")
             if level2 is None:
-                level2 = prev.level2
+                level2 = _inherit(m, k, "level2")
         elif level2 is None and prev is not None and prev.level1 == level1:
-            level2 = prev.level2
+            level2 = _inherit(m, k, "level2")
         m.record.indicators.append(
             Indicator(
                 level1=level1,
@@ -320,6 +320,15 @@ def _merge_indicators(m: _Merge, r: Any, ungrounded: list[str]) -> None:
                 ),
             )
         )
+
+
+def _inherit(m: _Merge, k: int, name: str) -> str | None:
+    """The level of row k-1, with its provenance (the merged cell it was printed in)."""
+    value: str | None = getattr(m.record.indicators[k - 1], name)
+    source = m.fields.get(f"indicators[{k - 1}].{name}")
+    if value is not None and source is not None:
+        m.fields[f"indicators[{k}].{name}"] = source.model_copy()
+    return value
 
 
 def _level(m: _Merge, path: str, span: Any) -> str | None:

@@ -271,7 +271,9 @@ class _SpanBase(BaseModel):
             if self.cell in cells and (src := find(text, cells[self.cell])) is not None:
                 self.text, self._source, self._grounded = text, src, True
                 return self
-        for text in candidates:
+        # Repair a wrong id for copied text only: the same words elsewhere are the same value.
+        # A number's meaning is its position (100 as 分值 is not 100 as 得分): re-ask instead.
+        for text in candidates if not (self._number or self._whole) else ():
             fixed = _repair_cell(text, cells, find)
             if fixed is not None:
                 self.cell, self.text = fixed, text
