@@ -38,7 +38,8 @@ def injected_record() -> FormRecord:
             FundingRow(label="上年结转资金", kind="carryover", **zero),
             FundingRow(label="其他资金", kind="other", **zero),
         ],
-        goal_expected="打造“智慧好办”2.0版，推出企业和个人“双100”高频依申请政务服务事项。" + INJECTION,
+        goal_expected="打造“智慧好办”2.0版，推出企业和个人“双100”高频依申请政务服务事项。"
+        + INJECTION,
         goal_actual="持续拓展“一网通办”总门户接入事项覆盖度，累计接入事项3705项。",
         indicators=[
             Indicator(level1="产出指标", level2="数量指标", name="完成运营服务/事项产出数量",

@@ -20,7 +20,7 @@ from jixiao.extract.llm.sections import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers beside this file (importlib mode)
-from layout_fixtures import build_layout, injected_form, small_form  # noqa: E402
+from layout_fixtures import build_layout, injected_form, small_form
 
 
 def _section(name: str, layout: Any = None) -> SectionInput:
