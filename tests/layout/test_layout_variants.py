@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jixiao.contract import FormRecord, FundingRow, Indicator
 from jixiao.extract.base import Extractor, open_extractor
 from jixiao.extract.layout import ERROR_CODE, UNPLACED_CODE, LayoutExtractor
-from jixiao.ingest.model import Cell, LayoutText
+from jixiao.ingest.model import Cell, LayoutText, TextLine
 
 GOAL_E = "打造“智慧好办”2.0版，推出企业和个人“双100”高频依申请政务服务事项"
 GOAL_A = "持续拓展“一网通办”总门户接入事项覆盖度，不断扩大服务范围"
@@ -838,3 +838,28 @@ def test_repeated_header_row_inside_a_joined_grid_is_skipped() -> None:
         ("产出指标", "质量指标", "乙"),
     ]
     assert out.unplaced == []
+
+
+def test_total_and_grade_printed_as_free_lines_under_the_table() -> None:
+    from gridkit import line
+
+    table = grid(
+        [
+            ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分"],
+            ["产出指标", "数量指标", "甲", "≥1", "2", "90", "85"],
+        ]
+    )
+    f = form([table])
+    # "总分  100  94.46" and "评分等级  优" on their own baselines; a stray number elsewhere.
+    f.lines += [line("总分", 700.0), line("评分等级", 720.0)]
+    f.lines += [
+        TextLine("100", (400.0, 701.0, 420.0, 715.0)),
+        TextLine("94.46", (450.0, 701.0, 480.0, 715.0)),
+        TextLine("优", (450.0, 721.0, 462.0, 735.0)),
+        TextLine("7", (450.0, 760.0, 460.0, 774.0)),
+    ]
+    f.line_pages = [1] * len(f.lines)
+    out = run(f)
+    assert (out.record.total_weight, out.record.total_score) == (100.0, 94.46)
+    assert out.record.grade == "优"
+    assert out.fields["total_score"].source_text == "94.46"

@@ -433,13 +433,27 @@ class LayoutExtractor:
         cmap = _ColumnMap([c for c in cmap.columns if c.field != "row_label"])
         first_value_col = cmap.min_col()
         last_row = hrow
+        taken_labels: set[int] = set()
         fragments = 0
         for r in range(hrow + 1, gv.n_rows):
             row_cells = gv.starting(r)
             if any(_stops_funding(c) for c in gv.covering(r)):
                 break
-            label_cell, row_match = _funding_label(row_cells, first_value_col)
-            value_cells = [c for c in row_cells if c is not label_cell]
+            # A label merged down from above that no earlier row took is this row's (a
+            # borderless table may anchor a label a row too high).
+            spare = [
+                c
+                for c in gv.covering(r)
+                if c.row < r and id(c) not in taken_labels and c.col < first_value_col
+            ]
+            label_cell, row_match = _funding_label(row_cells + spare, first_value_col)
+            if label_cell is not None:
+                taken_labels.add(id(label_cell))
+            value_cells = [
+                c
+                for c in row_cells
+                if c is not label_cell and classify(c.text, FUNDING_ROWS, fuzzy=False) is None
+            ]
             by_field = cmap.assign(value_cells)
             has_number = any(
                 parse_number(join_lines([c.text for c in by_field.get(f, [])])) is not None
@@ -835,6 +849,17 @@ class LayoutExtractor:
             cells = [c for c in gv.starting(cell.row) if c.col > cell.col and normalize(c.text)]
             if self._bare_total(run, record, cells, m.score):
                 return
+        # Free text under the table: "总分   100   94.46" as lines on one baseline.
+        for _, page, beside in _labelled_lines(run, "total"):
+            numbers = [(parse_number(ln.text), ln) for ln in beside]
+            if not numbers or len(numbers) > 2 or any(v is None for v, _ in numbers):
+                continue
+            if len(numbers) == 2:
+                record.total_weight = numbers[0][0]
+                _line_prov(run, "total_weight", numbers[0][1], page, 0.85)
+            record.total_score = numbers[-1][0]
+            _line_prov(run, "total_score", numbers[-1][1], page, 0.85)
+            return
         for gv in later:
             for r in range(gv.n_rows):
                 cells = [c for c in gv.starting(r) if normalize(c.text)]
@@ -881,6 +906,11 @@ class LayoutExtractor:
                 record.grade = split[1]
                 _line_prov(run, "grade", line, page, split[0].score * 0.9)
                 return
+        for _, page, beside in _labelled_lines(run, "grade"):
+            if len(beside) == 1 and 0 < len(normalize(beside[0].text)) <= _GRADE_MAX_CHARS:
+                record.grade = beside[0].text.strip()
+                _line_prov(run, "grade", beside[0], page, 0.85)
+                return
 
     # --- missing sections -----------------------------------------------------------------
 
@@ -898,6 +928,27 @@ def _line_pages(form: FormRegion) -> list[int]:
         return form.line_pages
     default = form.pages[0] if form.pages else 1
     return [default] * len(form.lines)
+
+
+def _labelled_lines(run: _Run, field: str) -> Iterator[tuple[TextLine, int, list[TextLine]]]:
+    """Free-text lines that are a TOTALS label (`field`), each with the lines to its right on
+    the same baseline, left to right."""
+    pages = _line_pages(run.form)
+    for line, page in zip(run.form.lines, pages, strict=False):
+        m = classify(line.text, TOTALS, fuzzy=False)
+        if m is None or m.field != field:
+            continue
+        y0, y1 = line.bbox[1], line.bbox[3]
+        beside = [
+            other
+            for other, p in zip(run.form.lines, pages, strict=False)
+            if p == page
+            and other is not line
+            and other.bbox[0] >= line.bbox[2]
+            and min(y1, other.bbox[3]) - max(y0, other.bbox[1])
+            >= 0.5 * min(y1 - y0, other.bbox[3] - other.bbox[1])
+        ]
+        yield line, page, sorted(beside, key=lambda ln: ln.bbox[0])
 
 
 def _line_prov(run: _Run, path: str, line: TextLine, page: int, label: float) -> None:
@@ -974,7 +1025,11 @@ def _funding_label(
 ) -> tuple[Cell | None, LabelMatch | None]:
     """The row label of a 项目资金 row: a cell naming a funding row wherever it sits (borderless
     tables shift columns), else the rightmost text left of the money columns."""
-    candidates = [c for c in cells if not _is_block(c)]
+    # Several names on one row (a label anchored a row too high): the one nearest the money
+    # columns and starting on this row is the row's own.
+    candidates = sorted(
+        (c for c in cells if not _is_block(c)), key=lambda c: (c.rowspan > 1, -c.col)
+    )
     for fuzzy in (False, True):
         for cell in candidates:
             m = classify(cell.text, FUNDING_ROWS, fuzzy=fuzzy)
