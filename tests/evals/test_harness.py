@@ -195,3 +195,13 @@ def test_a_document_that_fails_to_open_loses_only_itself(
     assert run["summary"]["forms"]["matched"] == len(docs)
     broken_form = run["forms"][0]
     assert not broken_form["found"] and broken_form["correct"] < broken_form["leaves"]
+
+
+def test_numbers_table_lists_each_family_of_each_split(small_run: dict[str, Any]) -> None:
+    from jixiao.evals.report import numbers_table
+
+    table = numbers_table({"layout-none": {"dev": small_run}})
+    row = next(line for line in table.splitlines() if line.startswith("| layout-none | dev"))
+    acc = small_run["summary"]["families"]["borderless"]["accuracy"]
+    assert f"{acc * 100:.1f}%" in row and "| 15 |" in row
+    assert table.splitlines()[0].index("ruled") < table.splitlines()[0].index("borderless")

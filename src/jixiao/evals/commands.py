@@ -140,6 +140,17 @@ def report(
     typer.echo(str(html))
 
 
+@eval_app.command("table")
+def table(
+    files: Annotated[list[Path], typer.Argument(help="Baseline or run JSON files.")],
+) -> None:
+    """A markdown table of field accuracy per family × baseline, dev and test (for README)."""
+    from jixiao.evals.harness import load_runs
+    from jixiao.evals.report import numbers_table
+
+    typer.echo(numbers_table({path.stem: load_runs(path) for path in files}))
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the top-level app."""
     app.add_typer(eval_app, name="eval")

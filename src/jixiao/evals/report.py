@@ -321,3 +321,34 @@ def _run_section(run: dict[str, Any]) -> str:
 <h2>Examples of wrong values</h2>{_examples(run)}</section>
 """
     return body
+
+
+def numbers_table(baselines: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Markdown: field accuracy per family × extractor-model, dev / test, from baseline files
+    ({file stem: {split: run}}); each row says how many forms it scored."""
+    families: list[str] = []
+    for runs in baselines.values():
+        for run in runs.values():
+            for fam in run["summary"]["families"]:
+                if fam not in families:
+                    families.append(fam)
+    order = ("ruled", "ab-labels", "borderless", "split-target", "bundle", "scan")
+    families.sort(key=lambda f: (order.index(f) if f in order else len(order), f))
+    head = "| baseline | split | forms | " + " | ".join(families) + " | all |"
+    lines = [head, "|" + "---|" * (len(families) + 4)]
+    for name, runs in baselines.items():
+        for split in ("dev", "test"):
+            one = runs.get(split)
+            if one is None:
+                continue
+            s = one["summary"]
+            cells = [
+                _pct(s["families"][f]["accuracy"], 1) if f in s["families"] else "–"
+                for f in families
+            ]
+            lines.append(
+                f"| {name} | {split} | {s['forms']['gold']} | "
+                + " | ".join(cells)
+                + f" | **{_pct(s['field_accuracy']['accuracy'], 1)}** |"
+            )
+    return "\n".join(lines)
