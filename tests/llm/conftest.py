@@ -4,9 +4,11 @@ Replay (default; pyproject addopts `--record-mode=none --block-network`): tests 
 `@pytest.mark.vcr` answer from `cassettes/<test module>/<test name>.yaml`; a request that has no
 recording fails at once, and nothing else may open a socket.
 
-Re-record (starts the embedded llama.cpp server once for the session):
+Re-record (starts the embedded llama.cpp server once for the session; slow on busy cores):
 
-    .venv/bin/pytest tests/llm --record-mode=rewrite -m "not live"
+    .venv/bin/pytest tests/llm --record-mode=rewrite            # every cassette, from scratch
+    .venv/bin/pytest tests/llm --record-mode=once               # only the missing ones
+    .venv/bin/pytest tests/llm -k NAME --record-mode=rewrite    # one test
 
 Cassettes are readable YAML: JSON bodies stored parsed (`parsed_body`), CJK unescaped,
 compressed responses decoded, credentials and `x-*` headers scrubbed. Requests are matched on
