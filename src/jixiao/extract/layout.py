@@ -386,31 +386,29 @@ class LayoutExtractor:
     # --- header ---------------------------------------------------------------------------
 
     def _header(self, run: _Run, record: FormRecord) -> None:
+        # A label cell with its value to the right.
         for gv, cell in run.all_cells():
             m = classify(cell.text, HEADER_FIELDS, fuzzy=False)
-            split = None
-            if m is None:
-                split = split_label_prefix(cell.text, HEADER_FIELDS)
-                if split is None:
-                    continue
-            if m is not None:
-                if getattr(record, m.field) is not None:
-                    continue
-                value_cell = gv.right_of(cell)
-                run.used.add(id(cell))
-                if value_cell is None or _label_or_none(value_cell) is not None:
-                    continue
-                value = _text(value_cell)
-                if value:
-                    setattr(record, m.field, value)
-                    run.prov(m.field, [value_cell], label=m.score)
-                else:
-                    run.used.add(id(value_cell))
-            elif split is not None:
-                sm, value = split
-                if getattr(record, sm.field) is None:
-                    setattr(record, sm.field, value)
-                    run.prov(sm.field, [cell], label=sm.score * 0.95)
+            if m is None or getattr(record, m.field) is not None:
+                continue
+            run.used.add(id(cell))
+            value_cell = gv.right_of(cell)
+            if value_cell is None or _label_or_none(value_cell) is not None:
+                continue
+            value = _text(value_cell)
+            if value:
+                setattr(record, m.field, value)
+                run.prov(m.field, [value_cell], label=m.score)
+            else:
+                run.used.add(id(value_cell))
+        # Then, for what is still missing, "label value" merged into one cell.
+        for _, cell in run.all_cells():
+            if id(cell) in run.used:
+                continue
+            split = split_label_prefix(cell.text, HEADER_FIELDS)
+            if split is not None and getattr(record, split[0].field) is None:
+                setattr(record, split[0].field, split[1])
+                run.prov(split[0].field, [cell], label=split[0].score * 0.95)
         # Free-text lines "项目名称：…" outside any grid.
         for line, page in zip(run.form.lines, _line_pages(run.form), strict=False):
             split = split_label_prefix(line.text, HEADER_FIELDS)
