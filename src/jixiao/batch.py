@@ -357,11 +357,12 @@ async def _process_all(
     progress: _Progress,
     form_hook: FormHook,
 ) -> None:
+    ingest_pool = _IngestPool(options.workers)
+    ingest_pool.start()  # before the extraction threads exist (see _IngestPool)
     recorder = _CallRecorder()
     recorder.install(extractor)
     concurrency = max(1, options.concurrency)
     threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="jixiao-extract")
-    ingest_pool = _IngestPool(options.workers)
     form_slots = asyncio.Semaphore(concurrency)
     # Documents in flight at once: enough to keep every form slot and ingest worker busy, few
     # enough that a folder of 10 000 PDFs is not ingested into memory ahead of extraction.
@@ -410,19 +411,25 @@ async def _process_all(
                         outcome.results.append(result)
                         outcome.calls.extend(calls)
             outcome.seconds = time.perf_counter() - began
-            if options.out_dir is not None and not outcome.failed:
-                write_atomic(
-                    document_json_path(options.out_dir, str(path), sha),
-                    results_json(outcome.results),
-                )
-            db.save_document(engine, run_id, outcome)
+            # One writer thread: writes stay serial (SQLite has one writer) and off the loop.
+            await loop.run_in_executor(writer, store, outcome)
             _count(summary, outcome)
             progress.update(summary)
 
+    def store(outcome: db.DocumentOutcome) -> None:
+        if options.out_dir is not None and not outcome.failed:
+            write_atomic(
+                document_json_path(options.out_dir, outcome.path, outcome.sha256),
+                results_json(outcome.results),
+            )
+        db.save_document(engine, run_id, outcome)
+
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jixiao-store")
     try:
         await asyncio.gather(*(one_document(path, sha) for path, sha in todo))
     finally:
         threads.shutdown(wait=False, cancel_futures=True)
+        writer.shutdown(wait=True)  # a document being written is finished, not torn
         ingest_pool.shutdown()
 
 
@@ -442,11 +449,21 @@ def _count(summary: BatchSummary, outcome: db.DocumentOutcome) -> None:
 
 class _IngestPool:
     """A process pool for ingestion that survives a worker dying (a PDF that crashes the
-    library): that document fails, the pool is rebuilt, the others go on."""
+    library): that document fails, the pool is rebuilt, the others go on.
+
+    The first pool is forked (on Linux) at the start of the run, before any extraction thread
+    exists: a spawned worker re-imports PyMuPDF and the project, seconds on a busy machine,
+    while the LLM slots wait for the first document. A pool rebuilt mid-run is spawned, since
+    forking while threads hold locks is unsafe.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.pool: Executor | None = None
+        self._rebuilt = False
+
+    def start(self) -> None:
+        self._pool()
 
     def _pool(self) -> Executor:
         if self.pool is None:
@@ -455,9 +472,13 @@ class _IngestPool:
             else:
                 import multiprocessing
 
-                # spawn: the batch holds threads (extraction, HTTP clients); fork would copy locks.
-                ctx = multiprocessing.get_context("spawn")
+                methods = multiprocessing.get_all_start_methods()
+                method = "fork" if "fork" in methods and not self._rebuilt else "spawn"
+                ctx = multiprocessing.get_context(method)
                 self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+                if method == "fork":
+                    # 3.11 forks all workers on the first submit: now, before extraction threads.
+                    self.pool.submit(int).result()
         return self.pool
 
     async def ingest(
@@ -469,7 +490,7 @@ class _IngestPool:
         except BrokenProcessPool:
             if self.pool is pool:
                 pool.shutdown(wait=False, cancel_futures=True)
-                self.pool = None
+                self.pool, self._rebuilt = None, True
             return IngestedDocument(
                 path=path,
                 error=f"{path}: the ingestion worker died on this file (a crash in the PDF reader)",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, text
+from sqlalchemy import Engine, create_engine, event, func, insert, inspect, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -255,8 +255,13 @@ def save_document(engine: Engine, run_id: int, outcome: DocumentOutcome) -> int:
         assert doc_run.id is not None
         for index, result in enumerate(outcome.results):
             _add_form(session, doc.id, doc_run.id, index, result)
-        for call in outcome.calls:
-            session.add(LLMCall(run_id=run_id, document_id=doc.id, **_call_fields(call)))
+        now = utcnow()
+        calls = [
+            {"run_id": run_id, "document_id": doc.id, "created_at": now, **_call_fields(call)}
+            for call in outcome.calls
+        ]
+        if calls:
+            session.execute(insert(LLMCall), calls)
         session.commit()
         return doc_run.id
 
@@ -285,35 +290,42 @@ def _add_form(
     session.add(form)
     session.flush()
     assert form.id is not None
+    # Core bulk inserts (executemany): a form has hundreds of leaf values, and one ORM object
+    # each made storing cost more than extracting.
+    values = []
     for path, value in leaf_values(rec):
         prov = result.fields.get(path)
-        session.add(
-            FieldValue(
-                form_id=form.id,
-                path=path,
-                value=value,
-                confidence=prov.confidence if prov else None,
-                page=prov.page if prov else None,
-                bbox=list(prov.bbox) if prov else None,
-                source_text=prov.source_text if prov else None,
-                extractor=prov.extractor if prov else None,
-                signals=dict(prov.signals) if prov else None,
-            )
+        values.append(
+            {
+                "form_id": form.id,
+                "path": path,
+                "value": value,
+                "confidence": prov.confidence if prov else None,
+                "page": prov.page if prov else None,
+                "bbox": list(prov.bbox) if prov else None,
+                "source_text": prov.source_text if prov else None,
+                "extractor": prov.extractor if prov else None,
+                "signals": dict(prov.signals) if prov else None,
+            }
         )
-    for flag in result.flags:
-        session.add(
-            FlagRow(
-                form_id=form.id,
-                code=flag.code,
-                severity=flag.severity,
-                origin=flag.origin,
-                rule=flag.rule,
-                fields=list(flag.fields),
-                message=flag.message,
-                expected=flag.expected,
-                found=flag.found,
-            )
-        )
+    if values:
+        session.execute(insert(FieldValue), values)
+    flags = [
+        {
+            "form_id": form.id,
+            "code": flag.code,
+            "severity": flag.severity,
+            "origin": flag.origin,
+            "rule": flag.rule,
+            "fields": list(flag.fields),
+            "message": flag.message,
+            "expected": flag.expected,
+            "found": flag.found,
+        }
+        for flag in result.flags
+    ]
+    if flags:
+        session.execute(insert(FlagRow), flags)
 
 
 def leaf_values(record: FormRecord) -> Iterator[tuple[str, Any]]:
