@@ -1,0 +1,242 @@
+"""Per-field confidence from checkable signals, and the calibrated review threshold.
+
+A value's confidence is computed from facts anyone can re-check, never from the model's words:
+
+- `grounded`: the value occurs in the cell its provenance cites (1/0);
+- `agreement`: both extractors read the same value (1), only one had a value (0.5), they
+  disagreed (0); `resolved_by_checks` / `resolved_by_grounding`: a disagreement settled by the
+  arithmetic checks / because only one value occurs in its cited cell;
+- `check_failed_error` / `check_failed_warning`: how many arithmetic findings (R1/R2/R7/R8/R9/R10
+  are errors) name this field; `check_passed`: the field is covered by an arithmetic rule that
+  found nothing wrong with it;
+- `parse_clean`: the cited text parses cleanly as the kind of value stored (numbers, units);
+- `label_match`: how well the layout extractor matched the label of the cell (1 = exact);
+- `ocr_confidence`: the OCR engine's confidence when the page was OCR'd.
+
+`score_signals` combines them into [0, 1]; it is monotone in each signal (a failing check never
+raises it, agreement never lowers it). `benchmarks/calibrate_confidence.py` measures how right
+values are per confidence bin on the dev split and writes the review threshold to
+`confidence_thresholds.json`; `review_threshold()` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jixiao.contract import FieldProvenance, Flag, FormRecord
+
+THRESHOLDS_FILE = Path(__file__).with_name("confidence_thresholds.json")
+DEFAULT_REVIEW_THRESHOLD = 0.9  # CheckConfig.suspect_confidence, used until a calibration exists
+
+# Rules whose findings are arithmetic identities: a failure there is strong evidence that one
+# of the fields named is misread (or that the form itself is wrong).
+ARITHMETIC_RULES = frozenset({"R1", "R2", "R7", "R8", "R9", "R10"})
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each signal moves confidence: multiplicative factors applied to a base of 1."""
+
+    ungrounded: float = 0.55
+    agreed: float = 1.0
+    single: float = 0.9
+    disagreed: float = 0.7
+    resolved_by_checks: float = 1.15  # partly restores a disagreement settled by arithmetic
+    check_error: float = 0.6  # per failing arithmetic finding on the field
+    check_warning: float = 0.9  # per failing warning finding (planted source issues are common)
+    check_passed: float = 1.04
+    unclean_parse: float = 0.6
+    inherited: float = 0.97
+
+
+WEIGHTS = Weights()
+
+
+def score_signals(signals: dict[str, float], weights: Weights = WEIGHTS) -> float:
+    """Confidence in [0, 1] from the signals of one field (missing signals are neutral)."""
+    c = 0.97
+    if signals.get("grounded", 1.0) < 0.5:
+        c *= weights.ungrounded
+    agreement = signals.get("agreement")
+    if agreement is not None:
+        if agreement >= 1.0:
+            c *= weights.agreed
+        elif agreement > 0.0:
+            c *= weights.single
+        else:
+            c *= weights.disagreed
+            if (
+                max(
+                    signals.get("resolved_by_checks", 0.0),
+                    signals.get("resolved_by_grounding", 0.0),
+                )
+                >= 1.0
+            ):
+                c *= weights.resolved_by_checks
+    c *= weights.check_error ** signals.get("check_failed_error", 0.0)
+    c *= weights.check_warning ** signals.get("check_failed_warning", 0.0)
+    if signals.get("check_passed", 0.0) >= 1.0:
+        c *= weights.check_passed
+    parse = signals.get("parse_clean", 1.0)
+    c *= 1.0 - (1.0 - weights.unclean_parse) * (1.0 - max(0.0, min(1.0, parse)))
+    label = signals.get("label_match")
+    if label is not None:
+        c *= math.sqrt(max(0.0, min(1.0, label)))
+    if signals.get("inherited", 0.0) >= 1.0:
+        c *= weights.inherited
+    ocr = signals.get("ocr_confidence")
+    if ocr is not None:
+        c *= max(0.0, min(1.0, ocr))
+    return round(max(0.0, min(1.0, c)), 4)
+
+
+# -- signals that need the record ---------------------------------------------------------------
+
+
+def _covered_paths(record: FormRecord) -> set[str]:
+    """Fields an arithmetic rule judges when they have values (R1, R2, R8, R9, R10)."""
+    out: set[str] = set()
+    for i, row in enumerate(record.funding):
+        if row.annual_budget and row.executed is not None and row.execution_rate is not None:
+            out.update(f"funding[{i}].{n}" for n in ("annual_budget", "executed", "execution_rate"))
+        if row.kind == "total" and row.weight is not None and row.score is not None:
+            out.update((f"funding[{i}].weight", f"funding[{i}].score"))
+    weights = [ind.weight for ind in record.indicators]
+    if weights and all(w is not None for w in weights):
+        out.update(f"indicators[{i}].weight" for i in range(len(weights)))
+        if record.total_weight is not None:
+            out.add("total_weight")
+    scores = [ind.score for ind in record.indicators]
+    if record.total_score is not None and scores and all(s is not None for s in scores):
+        out.update(f"indicators[{i}].score" for i in range(len(scores)))
+        out.add("total_score")
+        if record.grade is not None:
+            out.add("grade")
+    return out
+
+
+def check_signals(record: FormRecord, flags: Iterable[Flag]) -> dict[str, dict[str, float]]:
+    """`check_failed_error` / `check_failed_warning` / `check_passed` per field path."""
+    errors: dict[str, int] = {}
+    warnings: dict[str, int] = {}
+    for flag in flags:
+        if flag.rule is None:
+            continue
+        into = errors if flag.rule in ARITHMETIC_RULES and flag.severity == "error" else warnings
+        for path in flag.fields:
+            into[path] = into.get(path, 0) + 1
+    out: dict[str, dict[str, float]] = {}
+    for path in _covered_paths(record) | set(errors) | set(warnings):
+        e, w = errors.get(path, 0), warnings.get(path, 0)
+        out[path] = {
+            "check_failed_error": float(e),
+            "check_failed_warning": float(w),
+            "check_passed": 1.0 if path in _covered_paths(record) and not e else 0.0,
+        }
+    return out
+
+
+def apply_confidence(
+    record: FormRecord,
+    fields: dict[str, FieldProvenance],
+    flags: Sequence[Flag] | None = None,
+) -> dict[str, FieldProvenance]:
+    """Provenance with check signals merged in and `confidence` recomputed from the signals.
+
+    `flags`: findings of `run_checks(record)` (computed here when None).
+    """
+    if flags is None:
+        from jixiao.checks import run_checks
+
+        flags = run_checks(record)
+    by_path = check_signals(record, flags)
+    covered = _covered_paths(record)
+    out: dict[str, FieldProvenance] = {}
+    for path, prov in fields.items():
+        signals = dict(prov.signals)
+        signals.update(
+            by_path.get(
+                path,
+                {"check_failed_error": 0.0, "check_failed_warning": 0.0, "check_passed": 0.0},
+            )
+        )
+        if path not in covered:
+            signals["check_passed"] = 0.0
+        out[path] = prov.model_copy(
+            update={"signals": signals, "confidence": score_signals(signals)}
+        )
+    return out
+
+
+# -- the review threshold -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bin:
+    """One row of a reliability table: fields whose confidence lies in [lo, hi)."""
+
+    lo: float
+    hi: float
+    n: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else 1.0
+
+
+def reliability_table(points: Iterable[tuple[float, bool]], bins: int = 10) -> list[Bin]:
+    """(confidence, correct) pairs → equal-width bins over [0, 1] (the top bin includes 1.0)."""
+    counts = [[0, 0] for _ in range(bins)]
+    for conf, ok in points:
+        b = min(int(conf * bins), bins - 1)
+        counts[b][0] += 1
+        counts[b][1] += int(ok)
+    return [Bin(b / bins, (b + 1) / bins, n, c) for b, (n, c) in enumerate(counts)]
+
+
+def choose_threshold(
+    points: Sequence[tuple[float, bool]], target: float = 0.995, min_support: int = 1
+) -> float | None:
+    """The lowest threshold t such that the fields with confidence ≥ t are ≥ `target` correct.
+
+    Candidates are the observed confidences; the lowest qualifying one maximises coverage.
+    None when no non-empty set (of at least `min_support` fields) reaches the target.
+    """
+    ranked = sorted(points, key=lambda p: -p[0])
+    best: float | None = None
+    n = correct = 0
+    i = 0
+    while i < len(ranked):
+        conf = ranked[i][0]
+        # take every field with this same confidence together: a threshold cannot split them
+        while i < len(ranked) and ranked[i][0] == conf:
+            n += 1
+            correct += int(ranked[i][1])
+            i += 1
+        if n >= min_support and correct / n >= target:
+            best = conf
+    return best
+
+
+def review_threshold(path: Path | None = None) -> float:
+    """The calibrated review threshold (fields below it go to a person), else the default."""
+    source = path or THRESHOLDS_FILE
+    try:
+        data: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+        return float(data["review_threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_REVIEW_THRESHOLD
+
+
+def save_threshold(value: float, meta: dict[str, Any], path: Path | None = None) -> Path:
+    """Write the review threshold with how it was chosen (what calibrate_confidence.py runs)."""
+    target = path or THRESHOLDS_FILE
+    payload = {"review_threshold": round(value, 4), **meta}
+    target.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return target
