@@ -863,3 +863,20 @@ def test_total_and_grade_printed_as_free_lines_under_the_table() -> None:
     assert (out.record.total_weight, out.record.total_score) == (100.0, 94.46)
     assert out.record.grade == "优"
     assert out.fields["total_score"].source_text == "94.46"
+
+
+def test_trailer_in_its_own_grid_is_neither_record_nor_unplaced() -> None:
+    table = grid(
+        [
+            ["一级指标", "二级指标", "三级指标", "年度指标值", "实际完成值", "分值", "得分"],
+            ["产出指标", "数量指标", "甲", "≥1", "2", "90", "85"],
+            [C("总分", cs=5), "100", "95"],
+        ],
+        gid="t",
+        id_prefix="t",
+    )
+    trailer = grid([["评价结论", "较好"], ["存在问题"], ["个别指标未完成"]], gid="z", id_prefix="z")
+    out = run(form([table, trailer]))
+    assert out.unplaced == []
+    assert "个别指标未完成" not in out.record.model_dump_json()
+    assert out.record.total_score == 95.0

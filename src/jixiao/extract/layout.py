@@ -623,10 +623,13 @@ class LayoutExtractor:
         """项目负责人 / 联系电话 …: known fields outside the record; their values are no news."""
         for gv, cell in run.all_cells():
             m = classify_any(cell.text)
-            if m is None or m.table != "not_in_record":
+            if m is None or m.table not in ("not_in_record", "trailer"):
                 continue
+            # 评价结论 / 存在问题 / 改进措施 (outside the indicator grid too) and 项目负责人 …
             run.ignored.add(id(cell))
             value_cell = gv.right_of(cell)
+            if m.table == "trailer" and (value_cell is None or not _text(value_cell)):
+                value_cell = gv.below(cell)
             if value_cell is not None and _label_or_none(value_cell) is None:
                 run.ignored.add(id(value_cell))
 
