@@ -11,6 +11,8 @@ A value's confidence is computed from facts anyone can re-check, never from the 
   found nothing wrong with it;
 - `parse_clean`: the cited text parses cleanly as the kind of value stored (numbers, units);
 - `label_match`: how well the layout extractor matched the label of the cell (1 = exact);
+  `ruled` (0 for a borderless table, whose columns are inferred), `inherited` (a level label
+  carried down a merged cell);
 - `ocr_confidence`: the OCR engine's confidence when the page was OCR'd.
 
 `score_signals` combines them into [0, 1]; it is monotone in each signal (a failing check never
@@ -52,6 +54,7 @@ class Weights:
     check_passed: float = 1.04
     unclean_parse: float = 0.6
     inherited: float = 0.97
+    unruled: float = 0.93  # a cell of a borderless table: its column was inferred from positions
 
 
 WEIGHTS = Weights()
@@ -89,6 +92,8 @@ def score_signals(signals: dict[str, float], weights: Weights = WEIGHTS) -> floa
         c *= math.sqrt(max(0.0, min(1.0, label)))
     if signals.get("inherited", 0.0) >= 1.0:
         c *= weights.inherited
+    if signals.get("ruled", 1.0) < 0.5:
+        c *= weights.unruled
     ocr = signals.get("ocr_confidence")
     if ocr is not None:
         c *= max(0.0, min(1.0, ocr))
