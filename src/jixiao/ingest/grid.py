@@ -245,21 +245,30 @@ def _borderless_grids(page: PageLayout, lines: list[TextLine]) -> list[Grid]:
             top = min(ln.bbox[1] for ln in row)
             if top - prev_bottom > 2.5 * size:
                 flush()
-        if len(row) >= 2 or block:
-            block.append(row)
-        # A lone line after the table (and far from it) ends it; handled by the gap test above.
+        block.append(row)
     flush()
-    # Single-piece rows at the end of a block that are not near the table are trimmed in
-    # _borderless_grid (they become free text when the grid ignores them).
+    # Lone lines at either end of a block that do not continue a cell of the table are trimmed
+    # in _borderless_grid (they stay free text).
     return grids
 
 
 def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | None:
-    # Trim leading/trailing single-piece rows: titles and notes around the table.
-    while block and len(block[-1]) < 2:
-        block.pop()
-    while block and len(block[0]) < 2:
-        block.pop(0)
+    # Trim leading/trailing single-piece rows (titles and notes around the table), except the
+    # wrapped lines of a cell that continue a row of the table.
+    size0 = statistics.median(ln.bbox[3] - ln.bbox[1] for row in block for ln in row)
+    last = len(block) - 1
+    while last >= 0 and len(block[last]) < 2:
+        last -= 1
+    first = 0
+    while first <= last and len(block[first]) < 2:
+        first += 1
+    if first > last:
+        return None
+    while first > 0 and _continues_cell(block[first - 1], block[first], size0):
+        first -= 1
+    while last < len(block) - 1 and _continues_cell(block[last + 1], block[last], size0):
+        last += 1
+    block = block[first : last + 1]
     if len(block) < 2:
         return None
     # Column separators: gaps between neighbouring pieces on one baseline; gaps of different
@@ -355,6 +364,18 @@ def _unit_box(unit: list[TextLine]) -> BBox:
     )
 
 
+def _continues_cell(row: list[TextLine], neighbour: list[TextLine], size: float) -> bool:
+    """True when a lone line sits directly above/below a line of the neighbouring row, in the
+    same column (a cell's wrapped text)."""
+    for ln in row:
+        for other in neighbour:
+            gap = max(other.bbox[1] - ln.bbox[3], ln.bbox[1] - other.bbox[3])
+            overlap = ln.bbox[0] < other.bbox[2] and other.bbox[0] < ln.bbox[2]
+            if overlap and gap <= WRAP_GAP_EM * size:
+                return True
+    return False
+
+
 def _short_label(lines: list[TextLine]) -> bool:
     return len(lines) <= LABEL_MAX_LINES and sum(len(ln.text) for ln in lines) <= LABEL_MAX_CHARS
 
@@ -432,7 +453,8 @@ def _label_spans(
 
     A label whose centre lies clearly nearer the middle of a run of rows that are empty in its
     column than the middle of its own row spans that run; the cell moves to the run's first
-    row."""
+    row. (Forcing every label's run to start right after the previous label's was tried and
+    measured worse on synthetic forms: labels centred on their middle row stay there.)"""
     spans: dict[tuple[int, int], tuple[int, int]] = {}
     n = len(bands)
     occupied: dict[int, list[int]] = defaultdict(list)
