@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from jixiao.errors import JixiaoError
 from jixiao.ingest.grid import build_grids
-from jixiao.ingest.model import IngestResult
+from jixiao.ingest.model import Document, IngestResult
 from jixiao.ingest.pdf import open_document
 from jixiao.ingest.segment import segment_forms
 from jixiao.ingest.serialize import serialize_form
 
+if TYPE_CHECKING:
+    from jixiao.ingest.ocr import OcrOptions, OcrPage
+
 __all__ = ["build_grids", "ingest_pdf", "open_document", "segment_forms", "serialize_form"]
 
 
-def ingest_pdf(path: str | Path, *, max_pages: int = 2000) -> IngestResult:
+def ingest_pdf(
+    path: str | Path, *, max_pages: int = 2000, ocr: OcrOptions | None = None
+) -> IngestResult:
     """Open, validate and segment one PDF. Bad files raise a JixiaoError subclass; a file with
-    no form comes back with `forms == []` and warnings saying why (the caller decides)."""
+    no form comes back with `forms == []` and warnings saying why (the caller decides).
+    Image-only pages are read by OCR (ocr.py) unless `ocr.enabled` is False; when Tesseract is
+    missing they are reported in the warnings and the rest of the file is still read."""
     document = open_document(path, max_pages=max_pages)
+    ocr_pages, ocr_problem = _run_ocr(path, document, ocr)
     grids = build_grids(document.pages)
+    if ocr_pages:
+        from jixiao.ingest.ocr import apply_confidence
+
+        apply_confidence(grids, ocr_pages)
     forms = segment_forms(document, grids)
     warnings: list[str] = []
     for page in document.pages:
-        if page.kind == "image_only":
-            warnings.append(f"page {page.number}: image only, no text layer (needs OCR)")
+        if page.number in ocr_pages:
+            done = ocr_pages[page.number]
+            conf = done.mean_confidence
+            warnings.append(
+                f"page {page.number}: image only, read by OCR (turned {done.angle:+.2f}°,"
+                f" mean line confidence {conf if conf is None else round(conf, 2)})"
+            )
+        elif page.kind == "image_only":
+            why = f"; {ocr_problem}" if ocr_problem else ""
+            warnings.append(f"page {page.number}: image only, no text layer (needs OCR{why})")
         elif page.kind == "garbled":
             warnings.append(
                 f"page {page.number}: text layer is garbled ({page.garbled_chars} unmapped glyphs;"
@@ -36,6 +58,24 @@ def ingest_pdf(path: str | Path, *, max_pages: int = 2000) -> IngestResult:
         if page.number not in covered and page.kind in ("text", "empty") and page.lines:
             warnings.append(f"page {page.number}: no form content")
     return IngestResult(document=document, forms=forms, warnings=warnings)
+
+
+def _run_ocr(
+    path: str | Path, document: Document, options: OcrOptions | None
+) -> tuple[dict[int, OcrPage], str | None]:
+    """OCR the image-only pages (imported lazily: numpy, Pillow and Tesseract are needed only
+    for scans). Tesseract missing: no pages read, and the one-line reason to report."""
+    if not any(p.kind == "image_only" for p in document.pages):
+        return {}, None
+    from jixiao.ingest.ocr import OcrOptions, ocr_document
+
+    options = options or OcrOptions()
+    if not options.enabled:
+        return {}, None
+    try:
+        return ocr_document(path, document, options), None
+    except JixiaoError as err:
+        return {}, err.line()
 
 
 def _pages(pages: list[int]) -> str:

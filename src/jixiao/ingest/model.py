@@ -84,6 +84,7 @@ class Cell:
     page: int
     bbox: BBox
     text: str  # wrapped lines joined per the contract (CJK without spaces)
+    confidence: float | None = None  # OCR: lowest word confidence 0..1; None for a text layer
 
 
 @dataclass(slots=True)

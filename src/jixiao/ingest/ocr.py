@@ -1,0 +1,530 @@
+"""OCR for image-only pages: deskew, recover the table's ruling lines, read cell by cell.
+
+Measured on the `scan` family (benchmarks/bench_ocr.py): full-page OCR loses decimal points and
+garbles labels, and the `tesseract` CLI costs ≈ 0.7 s per call (it reloads the Chinese model
+each time), far too slow per cell. So libtesseract's C API is called through ctypes: the model
+is loaded once per document and each cell takes ≈ 40 ms. Every cell is read with the Chinese
+model as a text block; a cell that reads as a bare number is read again with the English model
+and a digit whitelist, which keeps decimal points and thousands separators.
+
+The page is then handed on as if it had a text layer: `PageLayout.lines` (one TextLine per OCR
+line, in PDF points) and `PageLayout.rulings` (from scan_grid), so grid.py, segment.py and the
+extractors work unchanged. Word confidences come back per line for `apply_confidence`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pymupdf
+from pydantic import BaseModel, ConfigDict, Field
+
+from jixiao.errors import JixiaoError
+from jixiao.ingest.grid import join_text, page_grids
+from jixiao.ingest.model import BBox, Document, Grid, PageLayout, TextLine
+from jixiao.ingest.scan_grid import Grey, binarize, deskew, estimate_skew, find_rulings
+
+# Where Debian / Ubuntu / Homebrew put the traineddata files, newest first.
+TESSDATA_DIRS = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+    "/opt/homebrew/share/tessdata",
+)
+INSTALL_HINT = (
+    "install Tesseract and its Chinese model: apt-get install tesseract-ocr tesseract-ocr-chi-sim"
+)
+CELL_INSET_PX = 3  # the ruling itself, left out of a cell's crop
+CELL_PAD_PX = 12  # white margin around the ink; Tesseract reads poorly at the image edge
+MIN_INK_PX = 12  # fewer dark pixels than this: an empty cell (noise specks)
+
+
+class OcrUnavailable(JixiaoError):
+    exit_code = 14
+    reason = "OCR is not available"
+    hint = INSTALL_HINT
+
+
+class OcrOptions(BaseModel):
+    """How image-only pages are read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    language: str = "chi_sim"  # Tesseract model(s) for text cells, e.g. "chi_sim+eng"
+    numeric_language: str = "eng"  # re-read of cells that look like a bare number; "" = off
+    numeric_whitelist: str = "0123456789.,-%"
+    dpi: int = Field(default=300, ge=100, le=600)  # 72 dpi is far too low for CJK
+    psm: int = Field(default=6, ge=3, le=13)  # text cells: one uniform block
+    numeric_psm: int = Field(default=7, ge=3, le=13)  # numbers: a single line
+    deskew: bool = True
+    max_skew_deg: float = Field(default=3.0, ge=0.0, le=10.0)
+    tessdata: str | None = None  # folder holding <language>.traineddata; None: search
+
+
+@dataclass(slots=True)
+class OcrLine:
+    text: str
+    bbox: BBox  # PDF points
+    confidence: float  # 0..1, the lowest word confidence of the line
+
+
+@dataclass(slots=True)
+class OcrPage:
+    """What OCR found on one page (also written into its PageLayout)."""
+
+    number: int
+    angle: float  # degrees the scan was turned to level it
+    lines: list[OcrLine] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def mean_confidence(self) -> float | None:
+        if not self.lines:
+            return None
+        return sum(ln.confidence for ln in self.lines) / len(self.lines)
+
+
+# --- libtesseract through ctypes ---------------------------------------------------------
+
+
+def _load_library() -> ctypes.CDLL:
+    name = ctypes.util.find_library("tesseract") or "libtesseract.so.5"
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError as err:
+        raise OcrUnavailable(None, "Tesseract library (libtesseract) not found") from err
+    vp, cp, ci = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+    signatures: dict[str, tuple[list[type], type | None]] = {
+        "TessBaseAPICreate": ([], vp),
+        "TessBaseAPIInit3": ([vp, cp, cp], ci),
+        "TessBaseAPISetPageSegMode": ([vp, ci], None),
+        "TessBaseAPISetVariable": ([vp, cp, cp], ci),
+        "TessBaseAPISetImage": ([vp, cp, ci, ci, ci, ci], None),
+        "TessBaseAPISetSourceResolution": ([vp, ci], None),
+        "TessBaseAPIGetTsvText": ([vp, ci], vp),
+        "TessBaseAPIClear": ([vp], None),
+        "TessBaseAPIEnd": ([vp], None),
+        "TessBaseAPIDelete": ([vp], None),
+        "TessDeleteText": ([vp], None),
+    }
+    for fn, (args, res) in signatures.items():
+        func = getattr(lib, fn)
+        func.argtypes = args
+        func.restype = res
+    return lib
+
+
+@dataclass(slots=True)
+class _Word:
+    line_key: tuple[int, int, int]
+    left: int
+    top: int
+    width: int
+    height: int
+    confidence: float  # 0..100
+    text: str
+
+
+class TesseractEngine:
+    """One loaded Tesseract model; `read` one grey image at a time. Not thread-safe."""
+
+    def __init__(self, tessdata: str, language: str):
+        self._lib = _load_library()
+        self._api = self._lib.TessBaseAPICreate()
+        # Tesseract's OpenMP threads fight over the two shared cores; one is faster here.
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        if self._lib.TessBaseAPIInit3(self._api, tessdata.encode(), language.encode()) != 0:
+            self._lib.TessBaseAPIDelete(self._api)
+            self._api = None
+            raise OcrUnavailable(
+                tessdata, f"Tesseract cannot load language '{language}' from this folder"
+            )
+        self.language = language
+        self._whitelist = ""
+
+    def read(self, grey: Grey, *, psm: int, dpi: int, whitelist: str = "") -> list[_Word]:
+        lib = self._lib
+        if whitelist != self._whitelist:
+            lib.TessBaseAPISetVariable(self._api, b"tessedit_char_whitelist", whitelist.encode())
+            self._whitelist = whitelist
+        lib.TessBaseAPISetPageSegMode(self._api, psm)
+        data = np.ascontiguousarray(grey, dtype=np.uint8)
+        h, w = data.shape
+        lib.TessBaseAPISetImage(self._api, data.tobytes(), w, h, 1, w)
+        lib.TessBaseAPISetSourceResolution(self._api, dpi)
+        ptr = lib.TessBaseAPIGetTsvText(self._api, 0)
+        if not ptr:
+            return []
+        try:
+            tsv = ctypes.string_at(ptr).decode("utf-8", errors="replace")
+        finally:
+            lib.TessDeleteText(ptr)
+        words: list[_Word] = []
+        for row in tsv.splitlines():
+            parts = row.split("\t")
+            if len(parts) < 12 or parts[0] != "5" or not parts[11].strip():
+                continue
+            words.append(
+                _Word(
+                    line_key=(int(parts[2]), int(parts[3]), int(parts[4])),
+                    left=int(parts[6]),
+                    top=int(parts[7]),
+                    width=int(parts[8]),
+                    height=int(parts[9]),
+                    confidence=max(0.0, float(parts[10])),
+                    text=parts[11].strip(),
+                )
+            )
+        return words
+
+    def close(self) -> None:
+        if self._api:
+            self._lib.TessBaseAPIEnd(self._api)
+            self._lib.TessBaseAPIDelete(self._api)
+            self._api = None
+
+    def __enter__(self) -> TesseractEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def find_tessdata(options: OcrOptions) -> str:
+    """The folder holding every model the options name; OcrUnavailable (one line, what to
+    install) when Tesseract or a model is missing."""
+    languages = [x for x in options.language.split("+") if x]
+    if options.numeric_language:
+        languages += [x for x in options.numeric_language.split("+") if x]
+    if options.tessdata is not None:
+        candidates = [options.tessdata]
+    else:
+        env = os.environ.get("TESSDATA_PREFIX")
+        candidates = ([env] if env else []) + list(TESSDATA_DIRS)
+    for folder in candidates:
+        if all((Path(folder) / f"{lang}.traineddata").is_file() for lang in languages):
+            _load_library()  # the models without the library are no use either
+            return folder
+    missing = ", ".join(f"{lang}.traineddata" for lang in languages)
+    where = options.tessdata or "the Tesseract data folders"
+    raise OcrUnavailable(where, f"Tesseract model(s) not found ({missing})")
+
+
+# --- text clean-up --------------------------------------------------------------------------
+
+_FULLWIDTH = str.maketrans("０１２３４５６７８９％．，－＋＝＜＞", "0123456789%.,-+=<>")
+_NUMERIC = re.compile(r"^[<>=≥≤~+\-]*[\dOoIl|,.。]*\d[\dOoIl|,.。]*%?$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def looks_numeric(text: str) -> bool:
+    """A bare number, maybe signed / compared / a percentage (no unit, no words)."""
+    compact = "".join(text.split()).translate(_FULLWIDTH)
+    return bool(compact) and _NUMERIC.match(compact) is not None
+
+
+def normalize_numeric(text: str) -> str:
+    """Undo the usual OCR confusions inside a bare number: full-width digits and signs, O/o for
+    0 and l/I/| for 1 between digits, 。 for a decimal point, stray spaces. Only for text that
+    `looks_numeric`: names and labels are never touched."""
+    if not looks_numeric(text):
+        return text
+    compact = "".join(text.split()).translate(_FULLWIDTH)
+    compact = compact.replace("。", ".")
+    out = []
+    for i, ch in enumerate(compact):
+        near_digit = (i > 0 and compact[i - 1].isdigit()) or (
+            i + 1 < len(compact) and compact[i + 1].isdigit()
+        )
+        if ch in "Oo" and near_digit:
+            ch = "0"
+        elif ch in "Il|" and near_digit:
+            ch = "1"
+        out.append(ch)
+    return "".join(out)
+
+
+def _join_words(words: list[str]) -> str:
+    """Tesseract's Chinese model spaces out CJK characters; the contract joins them."""
+    return join_text(words)
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+def _page_image(page: pymupdf.Page, dpi: int) -> Grey:
+    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+    return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[
+        :, : pix.width
+    ]
+
+
+@dataclass(slots=True)
+class _Crop:
+    image: Grey  # the ink with a white margin
+    origin: tuple[int, int]  # page pixel of image[0, 0]
+    ink_size: tuple[int, int]  # width, height of the ink in pixels
+
+
+def _clean_crop(grey: Grey, box: tuple[int, int, int, int]) -> _Crop | None:
+    """A cell's pixels without ruling remnants along its edges, cut to the ink with a white
+    margin; None when the cell is empty."""
+    x0, y0, x1, y1 = box
+    crop = grey[y0:y1, x0:x1].copy()
+    ink = binarize(crop)
+    h, w = crop.shape
+    edge = 8
+    for r in [*range(min(edge, h)), *range(max(0, h - edge), h)]:
+        if ink[r].mean() > 0.5:
+            crop[r] = 255
+            ink[r] = False
+    for c in [*range(min(edge, w)), *range(max(0, w - edge), w)]:
+        if ink[:, c].mean() > 0.5:
+            crop[:, c] = 255
+            ink[:, c] = False
+    if int(ink.sum()) < MIN_INK_PX:
+        return None
+    rows = np.nonzero(ink.any(axis=1))[0]
+    cols = np.nonzero(ink.any(axis=0))[0]
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    pad = CELL_PAD_PX
+    out = np.full((r1 - r0 + 2 * pad, c1 - c0 + 2 * pad), 255, dtype=np.uint8)
+    out[pad:-pad, pad:-pad] = crop[r0:r1, c0:c1]
+    return _Crop(out, (x0 + c0 - pad, y0 + r0 - pad), (c1 - c0, r1 - r0))
+
+
+def _dash(crop: _Crop, dpi: int) -> bool:
+    """A lone short flat stroke: the "-" of a not-applicable cell, which Tesseract drops."""
+    w, h = (v * 72.0 / dpi for v in crop.ink_size)
+    return h <= 2.0 and 2.0 <= w <= 14.0 and w >= 2 * h
+
+
+def _comparison_has_bar(image: Grey) -> bool:
+    """Whether the first glyph (a > or < read by OCR) has a separate bar under it: ≥ / ≤.
+    The Chinese model reads ≥ as >, and the difference decides an indicator's target."""
+    ink = binarize(image)
+    cols = np.nonzero(ink.any(axis=0))[0]
+    if cols.size == 0:
+        return False
+    # The first glyph: the first run of columns holding ink.
+    gaps = np.nonzero(np.diff(cols) > 1)[0]
+    last = cols[gaps[0]] if gaps.size else cols[-1]
+    glyph = ink[:, cols[0] : last + 1]
+    rows = np.nonzero(glyph.any(axis=1))[0]
+    if rows.size == 0:
+        return False
+    row_gaps = np.nonzero(np.diff(rows) > 1)[0]
+    if row_gaps.size == 0:
+        return False
+    # Two pieces; the lower one is a flat bar (few rows, spanning the glyph's width).
+    bar = rows[row_gaps[-1] + 1 :]
+    top = rows[: row_gaps[-1] + 1]
+    return bool(bar.size <= max(2, top.size // 3))
+
+
+def _lines_from_words(
+    words: list[_Word], origin: tuple[int, int], scale: float, numeric: bool
+) -> list[OcrLine]:
+    by_line: dict[tuple[int, int, int], list[_Word]] = {}
+    for w in words:
+        by_line.setdefault(w.line_key, []).append(w)
+    ox, oy = origin
+    lines: list[OcrLine] = []
+    for group in by_line.values():
+        group.sort(key=lambda w: w.left)
+        text = _join_words([w.text for w in group])
+        if numeric:
+            text = normalize_numeric(text)
+        if not text:
+            continue
+        x0 = min(w.left for w in group) + ox
+        y0 = min(w.top for w in group) + oy
+        x1 = max(w.left + w.width for w in group) + ox
+        y1 = max(w.top + w.height for w in group) + oy
+        conf = min(w.confidence for w in group) / 100.0
+        lines.append(OcrLine(text, (x0 * scale, y0 * scale, x1 * scale, y1 * scale), conf))
+    return lines
+
+
+def _read_region(
+    grey: Grey,
+    box_px: tuple[int, int, int, int],
+    text_engine: TesseractEngine,
+    number_engine: TesseractEngine | None,
+    options: OcrOptions,
+) -> list[OcrLine]:
+    """OCR lines of one cell (or any box) of the page image."""
+    x0, y0, x1, y1 = box_px
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return []
+    crop = _clean_crop(grey, box_px)
+    if crop is None:
+        return []
+    scale = 72.0 / options.dpi
+    words = text_engine.read(crop.image, psm=options.psm, dpi=options.dpi)
+    lines = _lines_from_words(words, crop.origin, scale, numeric=False)
+    if not lines:
+        if _dash(crop, options.dpi):
+            ox, oy = crop.origin
+            w, h = crop.ink_size
+            pad = CELL_PAD_PX
+            bbox = (
+                (ox + pad) * scale,
+                (oy + pad) * scale,
+                (ox + pad + w) * scale,
+                (oy + pad + h) * scale,
+            )
+            return [OcrLine("-", bbox, 0.5)]
+        return []
+    if len(lines) != 1:
+        return lines
+    line = lines[0]
+    if line.text[0] in "<>" and _comparison_has_bar(crop.image):
+        line.text = ("≥" if line.text[0] == ">" else "≤") + line.text[1:]
+    if number_engine is not None and looks_numeric(line.text):
+        digits = number_engine.read(
+            crop.image,
+            psm=options.numeric_psm,
+            dpi=options.dpi,
+            whitelist=options.numeric_whitelist,
+        )
+        again = _lines_from_words(digits, crop.origin, scale, numeric=True)
+        # The digit model with a whitelist wins unless it is much less sure.
+        if (
+            len(again) == 1
+            and looks_numeric(again[0].text)
+            and again[0].confidence >= line.confidence - 0.1
+        ):
+            prefix = re.match(r"^[<>=≥≤~]*", line.text)
+            op = prefix.group(0) if prefix else ""
+            again[0].text = op + again[0].text.lstrip("<>=≥≤~")
+            line = again[0]
+        line.text = normalize_numeric(line.text)
+    return [line]
+
+
+def ocr_page(
+    page: pymupdf.Page,
+    layout: PageLayout,
+    text_engine: TesseractEngine,
+    number_engine: TesseractEngine | None,
+    options: OcrOptions,
+) -> OcrPage:
+    """Read one image-only page into `layout` (lines and rulings replaced, in PDF points)."""
+    started = time.perf_counter()
+    grey = _page_image(page, options.dpi)
+    angle = estimate_skew(grey, max_angle=options.max_skew_deg) if options.deskew else 0.0
+    grey = deskew(grey, angle)
+    scale = 72.0 / options.dpi
+    to_px = options.dpi / 72.0
+    rulings = find_rulings(grey, options.dpi)
+    shape = PageLayout(
+        number=layout.number,
+        width=layout.width,
+        height=layout.height,
+        rotation=layout.rotation,
+        kind=layout.kind,
+        rulings=rulings,
+    )
+    grids: list[Grid] = page_grids(shape)
+    lines: list[OcrLine] = []
+    for grid in grids:
+        for cell in grid.cells:
+            bx0, by0, bx1, by1 = cell.bbox
+            box = (
+                round(bx0 * to_px) + CELL_INSET_PX,
+                round(by0 * to_px) + CELL_INSET_PX,
+                round(bx1 * to_px) - CELL_INSET_PX,
+                round(by1 * to_px) - CELL_INSET_PX,
+            )
+            lines += _read_region(grey, box, text_engine, number_engine, options)
+    # Text outside the tables (title, year, notes): blank the tables and read the rest.
+    rest = grey.copy()
+    for grid in grids:
+        gx0, gy0, gx1, gy1 = grid.page_bboxes[layout.number]
+        rest[
+            max(0, round(gy0 * to_px) - 4) : round(gy1 * to_px) + 4,
+            max(0, round(gx0 * to_px) - 4) : round(gx1 * to_px) + 4,
+        ] = 255
+    if binarize(rest).sum() >= MIN_INK_PX:
+        words = text_engine.read(rest, psm=3, dpi=options.dpi)
+        lines += _lines_from_words(words, (0, 0), scale, numeric=False)
+    layout.rulings = rulings
+    layout.lines = [TextLine(text=ln.text, bbox=ln.bbox) for ln in lines]
+    return OcrPage(
+        number=layout.number,
+        angle=angle,
+        lines=lines,
+        seconds=time.perf_counter() - started,
+    )
+
+
+PageSelection = Literal["image_only", "needs_ocr"]
+
+
+def ocr_document(
+    path: str | Path,
+    document: Document,
+    options: OcrOptions | None = None,
+    *,
+    pages: PageSelection = "image_only",
+) -> dict[int, OcrPage]:
+    """OCR every image-only page of an opened document in place (its PageLayouts get lines
+    and rulings). Raises OcrUnavailable when Tesseract or a model is missing."""
+    options = options or OcrOptions()
+    todo = [
+        p
+        for p in document.pages
+        if (p.kind == "image_only" if pages == "image_only" else p.needs_ocr)
+    ]
+    if not todo:
+        return {}
+    tessdata = find_tessdata(options)
+    out: dict[int, OcrPage] = {}
+    doc = pymupdf.open(str(path))
+    try:
+        with TesseractEngine(tessdata, options.language) as text_engine:
+            number_engine = (
+                TesseractEngine(tessdata, options.numeric_language)
+                if options.numeric_language
+                else None
+            )
+            try:
+                for layout in todo:
+                    out[layout.number] = ocr_page(
+                        doc[layout.number - 1], layout, text_engine, number_engine, options
+                    )
+            finally:
+                if number_engine is not None:
+                    number_engine.close()
+    finally:
+        doc.close()
+    return out
+
+
+def apply_confidence(grids: list[Grid], pages: dict[int, OcrPage]) -> None:
+    """Give each cell on an OCR'd page the lowest confidence of the OCR lines inside it."""
+    for grid in grids:
+        for cell in grid.cells:
+            page = pages.get(cell.page)
+            if page is None:
+                continue
+            x0, y0, x1, y1 = cell.bbox
+            found = [
+                ln.confidence
+                for ln in page.lines
+                if x0 <= (ln.bbox[0] + ln.bbox[2]) / 2 <= x1
+                and y0 <= (ln.bbox[1] + ln.bbox[3]) / 2 <= y1
+            ]
+            if found:
+                cell.confidence = min(found)

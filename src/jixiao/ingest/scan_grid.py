@@ -1,0 +1,138 @@
+"""Ruling lines of a scanned table, recovered from the image alone.
+
+A scan has no drawings, so the table's lines are found in the pixels: binarise, keep long runs
+of dark pixels along rows (horizontal rulings) and along columns (vertical ones), bridge the
+small breaks JPEG and noise leave in a line, and merge the runs of neighbouring pixel rows into
+one line segment. The result is the same `Ruling` list `pdf.read_rulings` returns for a drawn
+table, in PDF points, so `grid.page_grids` builds cells (with row/col spans) from it unchanged.
+
+Also here: the skew angle of a scan, measured on the same long lines (projection profile).
+Works on plain numpy arrays of grey values (0 = black); knows nothing of Tesseract or PyMuPDF.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from jixiao.ingest.model import Ruling
+
+Grey = NDArray[np.uint8]
+
+DARK = 150  # grey value below which a pixel is ink (scans: white paper ≈ 240, ink ≈ 20)
+MIN_HLINE_PT = 18.0  # a ruling is at least this long; longer than any glyph stroke at 10.5 pt
+# Vertical rulings of a one-line row are short (≈ 16 pt); CJK vertical strokes at body size are
+# shorter still, and a stray stroke touches no horizontal ruling, so grid.py drops it.
+MIN_VLINE_PT = 10.0
+GAP_PT = 1.2  # breaks in a line up to this long are noise / JPEG loss, bridged
+BAND_PX = 2  # pixel rows this close that hold runs belong to one (thick or tilted) line
+
+
+def binarize(grey: Grey, threshold: int = DARK) -> NDArray[np.bool_]:
+    return grey < threshold
+
+
+def _runs(mask: NDArray[np.bool_], min_len: int, gap: int) -> list[tuple[int, int, int]]:
+    """(row, start, end) of dark runs along each row of `mask`, breaks ≤ gap bridged, kept
+    when at least min_len long (end exclusive)."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    diff = np.diff(padded, axis=1)
+    rows_s, starts = np.nonzero(diff == 1)
+    _, ends = np.nonzero(diff == -1)
+    if starts.size == 0:
+        return []
+    # Bridge small breaks: a run joins the previous one of the same row when the gap is short.
+    new_run = np.ones(starts.size, dtype=bool)
+    new_run[1:] = (rows_s[1:] != rows_s[:-1]) | (starts[1:] - ends[:-1] > gap)
+    first = np.nonzero(new_run)[0]
+    last = np.append(first[1:] - 1, starts.size - 1)
+    r, s, e = rows_s[first], starts[first], ends[last]
+    keep = (e - s) >= min_len
+    return list(zip(r[keep].tolist(), s[keep].tolist(), e[keep].tolist(), strict=True))
+
+
+def _merge_intervals(intervals: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1] + gap:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _segments(mask: NDArray[np.bool_], min_len: int, gap: int) -> list[tuple[float, int, int]]:
+    """Line segments along the rows of mask: (row position, start, end) in pixels."""
+    runs = _runs(mask, min_len, gap)
+    if not runs:
+        return []
+    # Group runs by bands of neighbouring rows, then merge overlapping runs within a band
+    # into one segment; a segment's position is the mean of the rows that hold it.
+    segments: list[tuple[float, int, int]] = []
+    band: list[tuple[int, int, int]] = []
+
+    def flush() -> None:
+        if not band:
+            return
+        merged = _merge_intervals([(s, e) for _, s, e in band], gap)
+        for a, b in merged:
+            rows = [r for r, s, e in band if s < b and e > a]
+            segments.append((sum(rows) / len(rows) + 0.5, a, b))
+        band.clear()
+
+    for run in runs:  # sorted by row (np.nonzero is row-major)
+        if band and run[0] - band[-1][0] > BAND_PX:
+            flush()
+        band.append(run)
+    flush()
+    return segments
+
+
+def find_rulings(grey: Grey, dpi: float) -> list[Ruling]:
+    """Horizontal and vertical ruling lines of a (deskewed) grey page image, in PDF points."""
+    scale = 72.0 / dpi
+    mask = binarize(grey)
+    gap = max(1, round(GAP_PT / scale))
+    rulings: list[Ruling] = []
+    for y, x0, x1 in _segments(mask, max(8, round(MIN_HLINE_PT / scale)), gap):
+        rulings.append(Ruling(x0 * scale, y * scale, x1 * scale, y * scale))
+    vertical = np.ascontiguousarray(mask.T)
+    for x, y0, y1 in _segments(vertical, max(6, round(MIN_VLINE_PT / scale)), gap):
+        rulings.append(Ruling(x * scale, y0 * scale, x * scale, y1 * scale))
+    return rulings
+
+
+def _sharpness(mask_img: Image.Image, angle: float) -> float:
+    """How peaked the row profile is after turning the image by `angle` degrees: long
+    horizontal lines give tall, narrow peaks only when they lie level."""
+    turned = mask_img.rotate(angle, resample=Image.Resampling.NEAREST, fillcolor=0)
+    profile = np.asarray(turned, dtype=np.float64).sum(axis=1)
+    return float(np.square(profile).sum())
+
+
+def estimate_skew(grey: Grey, *, max_angle: float = 3.0) -> float:
+    """The angle (degrees, PIL's counter-clockwise convention) that levels the page's lines:
+    `Image.rotate(estimate_skew(a))` straightens it. Coarse search on a reduced image, then a
+    fine one at half size around the best angle."""
+    mask = binarize(grey)
+    if not mask.any():
+        return 0.0
+    full = Image.fromarray((mask * 255).astype(np.uint8))
+    best = 0.0
+    for factor, step, span in ((4, 0.1, max_angle), (2, 0.02, 0.12)):
+        small = full.reduce(factor) if factor > 1 else full
+        n = round(span / step)
+        candidates = [best + k * step for k in range(-n, n + 1)]
+        best = max(candidates, key=lambda a: _sharpness(small, a))
+    return round(best, 3)
+
+
+def deskew(grey: Grey, angle: float) -> Grey:
+    """The image turned by `angle` degrees about its centre, white where nothing was."""
+    if abs(angle) < 1e-3:
+        return grey
+    image = Image.fromarray(grey)
+    turned = image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    return np.asarray(turned, dtype=np.uint8)
