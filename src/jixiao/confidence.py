@@ -28,9 +28,12 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jixiao.contract import FieldProvenance, Flag, FormRecord
+
+if TYPE_CHECKING:
+    from jixiao.checks.config import CheckConfig
 
 THRESHOLDS_FILE = Path(__file__).with_name("confidence_thresholds.json")
 DEFAULT_REVIEW_THRESHOLD = 0.9  # CheckConfig.suspect_confidence, used until a calibration exists
@@ -237,6 +240,14 @@ def review_threshold(path: Path | None = None) -> float:
         return float(data["review_threshold"])
     except (OSError, ValueError, KeyError, TypeError):
         return DEFAULT_REVIEW_THRESHOLD
+
+
+def review_check_config(path: Path | None = None) -> CheckConfig:
+    """The checks' default settings with `suspect_confidence` at the calibrated threshold, so a
+    flag's `origin` is `extraction` exactly when a value it involves would go to review."""
+    from jixiao.checks.config import CheckConfig
+
+    return CheckConfig(suspect_confidence=review_threshold(path))
 
 
 def save_threshold(value: float, meta: dict[str, Any], path: Path | None = None) -> Path:

@@ -36,7 +36,7 @@ def extract(
     ],
     extractor_name: Annotated[
         str, typer.Option("--extractor", "-x", help="Extractor: llm, layout or hybrid.")
-    ] = "llm",
+    ] = "hybrid",
     model: Annotated[str | None, typer.Option(help="LLM model name (JIXIAO_LLM_MODEL).")] = None,
     base_url: Annotated[
         str | None,

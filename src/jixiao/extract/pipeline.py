@@ -94,6 +94,11 @@ def _checks(output: ExtractorOutput, config: Any, lang: str) -> list[Flag]:
         from jixiao.checks import run_checks
     except ImportError:  # checks not installed in this build: extraction alone is still useful
         return []
+    if config is None and output.stats.extractor == "hybrid":
+        # the hybrid's confidence is calibrated: its review threshold decides `origin`
+        from jixiao.confidence import review_check_config
+
+        config = review_check_config()
     try:
         return run_checks(output.record, fields=output.fields, config=config, lang=lang)
     except Exception as err:  # a checks bug must not lose the extraction
