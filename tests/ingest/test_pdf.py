@@ -57,3 +57,24 @@ def test_missing_file_and_page_limit(pdfs: dict[str, Path], tmp_path: Path) -> N
     with pytest.raises(TooManyPages, match="5 pages"):
         open_document(pdfs["many_pages"], max_pages=3)
     assert open_document(pdfs["many_pages"], max_pages=5).page_count == 5
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.9, 0.995])
+def test_truncated_anywhere_is_corrupt(
+    pdfs: dict[str, Path], tmp_path: Path, fraction: float
+) -> None:
+    data = pdfs["ruled"].read_bytes()
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(CorruptPdf):
+        open_document(cut)
+
+
+def test_broken_xref_offset_alone_is_read(pdfs: dict[str, Path], tmp_path: Path) -> None:
+    """MuPDF repairs a wrong startxref; nothing is lost, so the file is not rejected."""
+    data = pdfs["ruled"].read_bytes()
+    at = data.rfind(b"startxref")
+    bad = tmp_path / "badxref.pdf"
+    bad.write_bytes(data[:at] + b"startxref\n12345\n%%EOF\n")
+    doc = open_document(bad)
+    assert doc.page_count == 1 and "16,124.45" in [ln.text for ln in doc.pages[0].lines]

@@ -35,9 +35,12 @@ GAP_JOIN_TOLERANCE = 2.0
 PIECE_GAP_EM = 0.9
 GARBLED_SHARE = 0.3
 IMAGE_ONLY_COVER = 0.5
-# Warnings MuPDF prints while repairing a damaged file; with them, a "repaired" file is damaged.
+# Warnings MuPDF prints about damaged content; with them, a "repaired" file is damaged. The
+# xref-repair messages themselves ("trying to repair broken xref", "cannot find startxref",
+# "repairing PDF document") are left out: a wrong xref offset alone loses nothing.
 _DAMAGE_WARNING = re.compile(
-    r"syntax error|premature|truncated|unexpected|cannot|repair|broken|invalid|unknown keyword",
+    r"syntax error|premature|truncated|unexpected|missing 'endobj'|not a stream|"
+    r"cannot load|Length incorrect|unknown keyword",
     re.IGNORECASE,
 )
 
@@ -77,7 +80,11 @@ def open_document(path: str | Path, *, max_pages: int = 2000) -> Document:
                 pages.append(read_page(doc[index], index + 1))
             except Exception as err:
                 raise CorruptPdf(name, f"page {index + 1} cannot be read ({_short(err)})") from err
-        if repaired and _damaged(pymupdf.TOOLS.mupdf_warnings(reset=True)):
+        if repaired and (
+            b"%%EOF" not in data[-1024:] or _damaged(pymupdf.TOOLS.mupdf_warnings(reset=True))
+        ):
+            # No end marker: truncated. Content errors: damaged. A file whose only fault is
+            # a broken xref table (repaired, every object intact) is read as it is.
             raise CorruptPdf(name)
         return Document(path=name, sha256=sha, page_count=count, pages=pages)
     finally:
