@@ -339,6 +339,9 @@ def run_batch(
         if options.jsonl is not None:
             write_jsonl(engine, options.jsonl, {sha for _, sha in inputs})
         status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"  # finished documents are stored; the next run resumes
+        raise
     finally:
         summary.seconds = time.perf_counter() - started
         counts = {"total": summary.total, "done": summary.done, "skipped": summary.skipped}

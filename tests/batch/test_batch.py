@@ -22,7 +22,7 @@ from jixiao.cli import app
 from jixiao.contract import ExtractionResult
 from jixiao.errors import EXIT_PARTIAL_FAILURE
 from jixiao.store import db
-from jixiao.store.tables import DocumentRun, Form, LLMCall
+from jixiao.store.tables import DocumentRun, Form, LLMCall, Run
 
 from .fake_extractor import FakeExtractor
 
@@ -130,7 +130,8 @@ def test_batch_command_exit_code_says_whether_anything_failed(tmp_path: Path) ->
 
 
 def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
-    """SIGKILL a real batch process mid-run, start it again: every document exactly once."""
+    """Ctrl-C a real batch process, resume it and kill -9 it mid-run, start it again: every
+    document stored exactly once."""
     folder = tmp_path / "in"
     forms = make_inputs(folder, singles=8, bundles=2)
     documents = 10
@@ -146,19 +147,27 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
             stmt = select(func.count()).where(DocumentRun.status == "done")
             return int(session.scalar(stmt.select_from(DocumentRun)) or 0)
 
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while done_docs() < 3:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "the batch made no progress"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    def run_until(done: int, sig: signal.Signals) -> int:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while done_docs() < done:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the batch made no progress"
+                time.sleep(0.05)
+            proc.send_signal(sig)
+        finally:
+            proc.wait(timeout=30)
+        return proc.returncode
+
+    # Ctrl-C: the run stops, says so in the database, and keeps what it finished
+    assert run_until(2, signal.SIGINT) != 0
+    with Session(engine) as session:
+        assert session.scalars(select(Run.status)).all() == ["interrupted"]
+    # kill -9 of the resumed run: no chance to clean up at all
+    assert run_until(done_docs() + 2, signal.SIGKILL) == -signal.SIGKILL
     before = done_docs()
-    assert 3 <= before < documents  # killed mid-run, with work left to do
+    assert 4 <= before < documents  # killed mid-run, with work left to do
     stored_before = db.count_rows(engine, ["forms"])["forms"]
 
     # started again (in this process: a second interpreter start would only add seconds)

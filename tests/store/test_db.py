@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 from jixiao.store import db
-from jixiao.store.tables import DocumentRun, FieldValue, FlagRow, Form, LLMCall, ReviewDecision
+from jixiao.store.tables import (
+    DocumentRun,
+    EvalRun,
+    FieldValue,
+    FlagRow,
+    Form,
+    LLMCall,
+    ReviewDecision,
+)
 
 from .conftest import make_result
 
@@ -217,3 +225,21 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Any) -> None:
     engine = db.open_db(f"sqlite:///{tmp_path / 'w.db'}")
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+
+
+def test_eval_runs_are_stored_with_their_metrics(engine: Engine) -> None:
+    first = db.save_eval_run(
+        engine,
+        extractor="layout",
+        split="dev",
+        metrics={"field_accuracy": 0.91, "per_family": {"ruled": 0.98}},
+        forms=40,
+        prompts={"extract_header@v1": "abc"},
+    )
+    second = db.save_eval_run(engine, extractor="llm", metrics={"field_accuracy": 0.5}, forms=3)
+    assert second > first
+    with Session(engine) as session:
+        row = session.get(EvalRun, first)
+        assert row is not None
+        assert row.metrics == {"field_accuracy": 0.91, "per_family": {"ruled": 0.98}}
+        assert (row.split, row.forms, row.prompts) == ("dev", 40, {"extract_header@v1": "abc"})

@@ -26,6 +26,7 @@ from jixiao.errors import JixiaoError
 from jixiao.store.tables import (
     Document,
     DocumentRun,
+    EvalRun,
     FieldValue,
     FlagRow,
     Form,
@@ -340,6 +341,34 @@ def leaf_values(record: FormRecord) -> Iterator[tuple[str, Any]]:
             yield key, value
 
 
+def save_eval_run(
+    engine: Engine,
+    *,
+    extractor: str,
+    metrics: dict[str, Any],
+    forms: int,
+    split: str | None = None,
+    model: str | None = None,
+    prompts: dict[str, str] | None = None,
+    notes: str | None = None,
+) -> int:
+    """Store one evaluation (metrics as computed by the evals harness); returns its id."""
+    with Session(engine) as session:
+        row = EvalRun(
+            extractor=extractor,
+            metrics=metrics,
+            forms=forms,
+            split=split,
+            model=model,
+            prompts=prompts,
+            notes=notes,
+        )
+        session.add(row)
+        session.commit()
+        assert row.id is not None
+        return row.id
+
+
 # --- reviews and current values ---------------------------------------------------------------
 
 
@@ -468,5 +497,6 @@ __all__ = [
     "open_db",
     "record_review",
     "save_document",
+    "save_eval_run",
     "upgrade",
 ]

@@ -47,7 +47,7 @@ class Run(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    status: str = Field(default="running", max_length=16)  # running, finished, failed
+    status: str = Field(default="running", max_length=16)  # running, finished, interrupted, failed
     extractor: str = Field(max_length=32)
     model: str | None = None
     params: dict[str, Any] | None = _json()
