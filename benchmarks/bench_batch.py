@@ -263,12 +263,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.glob("*.db*"):
         stale.unlink()
-    print(f"work folder: {work}")
+    # The numbers below are wall-clock: on a shared machine, say how shared it was.
+    print(f"work folder: {work}; cpus {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
     if not args.skip_llm:
         llm_runs(work, args.forms, args.concurrency, args.latency, args.extractors.split(","))
     one_core(work, args.forms)
     if not args.skip_memory:
         memory(work, args.pages)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

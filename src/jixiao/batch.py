@@ -526,10 +526,11 @@ def print_summary(summary: BatchSummary) -> None:
 
     console = Console(stderr=True)
     table = Table(title=f"batch run {summary.run_id}", show_header=True)
-    for column in ("documents", "done", "skipped", "failed", "forms", "LLM calls", "cache hits"):
+    # Short headers: the table must fit an 80-column terminal without truncating any.
+    for column in ("docs", "done", "skipped", "failed", "forms", "LLM calls", "cached"):
         table.add_column(column, justify="right")
     table.add_column("tokens in/out", justify="right")
-    table.add_column("seconds", justify="right")
+    table.add_column("s", justify="right")
     table.add_row(
         str(summary.total),
         str(summary.done),
