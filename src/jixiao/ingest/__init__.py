@@ -28,11 +28,11 @@ def ingest_pdf(
     document = open_document(path, max_pages=max_pages)
     ocr_pages, ocr_problem = _run_ocr(path, document, ocr)
     grids = build_grids(document.pages)
+    forms = segment_forms(document, grids)
     if ocr_pages:
         from jixiao.ingest.ocr import apply_confidence
 
-        apply_confidence(grids, ocr_pages)
-    forms = segment_forms(document, grids)
+        apply_confidence([g for form in forms for g in form.grids], ocr_pages)
     warnings: list[str] = []
     for page in document.pages:
         if page.number in ocr_pages:

@@ -62,7 +62,7 @@ class OcrOptions(BaseModel):
     enabled: bool = True
     language: str = "chi_sim"  # Tesseract model(s) for text cells, e.g. "chi_sim+eng"
     numeric_language: str = "eng"  # re-read of cells that look like a bare number; "" = off
-    numeric_whitelist: str = "0123456789.,-%"
+    numeric_whitelist: str = "0123456789.,-%<>"
     dpi: int = Field(default=300, ge=100, le=600)  # 72 dpi is far too low for CJK
     psm: int = Field(default=6, ge=3, le=13)  # text cells: one uniform block
     numeric_psm: int = Field(default=7, ge=3, le=13)  # numbers: a single line
@@ -321,15 +321,14 @@ def _comparison_has_bar(image: Grey) -> bool:
     last = cols[gaps[0]] if gaps.size else cols[-1]
     glyph = ink[:, cols[0] : last + 1]
     rows = np.nonzero(glyph.any(axis=1))[0]
-    if rows.size == 0:
+    if rows.size < 4:
         return False
-    row_gaps = np.nonzero(np.diff(rows) > 1)[0]
-    if row_gaps.size == 0:
-        return False
-    # Two pieces; the lower one is a flat bar (few rows, spanning the glyph's width).
-    bar = rows[row_gaps[-1] + 1 :]
-    top = rows[: row_gaps[-1] + 1]
-    return bool(bar.size <= max(2, top.size // 3))
+    # The scan blurs the bar into the chevron's arm, so look at shape, not gaps: under ≥ / ≤
+    # the lowest rows span the whole glyph (the bar); under > / < only an arm's tip.
+    width = glyph.shape[1]
+    bottom = glyph[rows[-1] - max(1, rows.size // 6) + 1 : rows[-1] + 1]
+    widest = max(int(np.ptp(np.nonzero(r)[0])) + 1 if r.any() else 0 for r in bottom)
+    return widest >= 0.7 * width
 
 
 def _lines_from_words(

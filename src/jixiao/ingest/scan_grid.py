@@ -107,7 +107,9 @@ def find_rulings(grey: Grey, dpi: float) -> list[Ruling]:
 def _sharpness(mask_img: Image.Image, angle: float) -> float:
     """How peaked the row profile is after turning the image by `angle` degrees: long
     horizontal lines give tall, narrow peaks only when they lie level."""
-    turned = mask_img.rotate(angle, resample=Image.Resampling.NEAREST, fillcolor=0)
+    # Bilinear: with nearest-neighbour a turn of under half a pixel changes nothing, and the
+    # search would see a plateau around the true angle.
+    turned = mask_img.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=0)
     profile = np.asarray(turned, dtype=np.float64).sum(axis=1)
     return float(np.square(profile).sum())
 
@@ -121,11 +123,13 @@ def estimate_skew(grey: Grey, *, max_angle: float = 3.0) -> float:
         return 0.0
     full = Image.fromarray((mask * 255).astype(np.uint8))
     best = 0.0
-    for factor, step, span in ((4, 0.1, max_angle), (2, 0.02, 0.12)):
+    # 31 + 9 + 7 turns of small images instead of ~300 of the page.
+    for factor, step, span in ((4, 0.2, max_angle), (4, 0.05, 0.2), (2, 0.02, 0.06)):
         small = full.reduce(factor) if factor > 1 else full
         n = round(span / step)
         candidates = [best + k * step for k in range(-n, n + 1)]
-        best = max(candidates, key=lambda a: _sharpness(small, a))
+        # Ties go to the smaller turn.
+        best = max(candidates, key=lambda a: (_sharpness(small, a), -abs(a)))
     return round(best, 3)
 
 
