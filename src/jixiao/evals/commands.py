@@ -79,6 +79,7 @@ def run(
         out = Path("evals/runs") / f"{extractor}-{split}-{stamp}.json"
     for written in runs.values():
         written["name"] = out.stem
+        written["note"] = note
     if split == "all":
         write_baseline(runs, out, note=note)
     else:
