@@ -76,3 +76,20 @@ def test_a_limited_selection_takes_documents_in_turn_over_families() -> None:
     assert all(d.split == "dev" for d in picked)
     assert len(select_documents(manifest, "test")) == 9
     assert {d.family for d in select_documents(manifest, "dev", family="ruled")} == {"ruled"}
+
+
+def test_prompt_override_pins_a_version_and_restores_it() -> None:
+    from jixiao.errors import ConfigError
+    from jixiao.evals.harness import prompt_overrides
+    from jixiao.extract.llm import prompts
+
+    before = dict(prompts.SECTION_PROMPTS)
+    name, version = before["header"]
+    with prompt_overrides((f"{name}@v{version}",)) as pinned:
+        assert list(pinned) == [f"{name}@v{version}"]
+        assert len(next(iter(pinned.values()))) == 64
+    assert before == prompts.SECTION_PROMPTS
+    for bad in (f"{name}@v999", "no_such_prompt@v1", "extract_header"):
+        with pytest.raises(ConfigError), prompt_overrides((bad,)):
+            pass
+        assert before == prompts.SECTION_PROMPTS
