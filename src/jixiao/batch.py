@@ -137,8 +137,8 @@ class _CallRecorder:
     def install(self, extractor: Any) -> None:
         client = getattr(extractor, "client", None)
         original = getattr(client, "extract", None)
-        if client is None or original is None:
-            return
+        if client is None or original is None or getattr(original, "_jixiao_recorded", False):
+            return  # nothing to wrap, or wrapped by an earlier run (one recorder for all runs)
         local = self._local
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
@@ -148,6 +148,7 @@ class _CallRecorder:
                 sink.append((kwargs.get("cache_key"), stats))
             return value, stats
 
+        recorded._jixiao_recorded = True  # type: ignore[attr-defined]
         client.extract = recorded
 
     @contextlib.contextmanager
@@ -158,6 +159,9 @@ class _CallRecorder:
             yield sink
         finally:
             self._local.sink = None
+
+
+_RECORDER = _CallRecorder()
 
 
 def _call_records(
@@ -362,7 +366,7 @@ async def _process_all(
 ) -> None:
     ingest_pool = _IngestPool(options.workers)
     ingest_pool.start()  # before the extraction threads exist (see _IngestPool)
-    recorder = _CallRecorder()
+    recorder = _RECORDER
     recorder.install(extractor)
     concurrency = max(1, options.concurrency)
     threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="jixiao-extract")

@@ -187,3 +187,14 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).select_from(Form)) == forms
     assert len(jsonl.read_text("utf-8").splitlines()) == forms
     engine.dispose()
+
+
+def test_an_extractor_reused_across_runs_records_each_call_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    forms = make_inputs(tmp_path / "in", singles=2)
+    fake = FakeExtractor()
+    for _ in range(2):
+        run_batch([tmp_path / "in"], engine, options(force=True), extractor=fake)
+    assert fake.client.calls == 2 * forms
+    assert db.count_rows(engine, ["llm_calls"]) == {"llm_calls": 2 * forms}
