@@ -114,11 +114,12 @@ FormHook = Callable[[Extractor, FormRegion, LayoutText, str, str], ExtractionRes
 def extract_form(
     extractor: Extractor, form: FormRegion, layout: LayoutText, path: str, sha256: str
 ) -> ExtractionResult:
-    """One form → ExtractionResult: the extractor's record, its flags, then the checks' flags."""
-    from jixiao.checks import run_checks
+    """One form → ExtractionResult, exactly as `jixiao extract` makes it (extract/pipeline.py):
+    an extractor crash becomes an empty record with an EXTRACTION_FAILED flag, then the checks."""
+    from jixiao.extract.pipeline import _checks, _extract_form
 
-    out = extractor.extract(form, layout, doc_sha256=sha256)
-    flags = list(out.flags) + run_checks(out.record, fields=out.fields)
+    out = _extract_form(extractor, form, lambda _form: layout, sha256)
+    flags = list(out.flags) + _checks(out, None, "zh")
     return ExtractionResult(
         source=SourceInfo(file=path, sha256=sha256, pages=list(form.pages)),
         form=out.record,
