@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 import pymupdf
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from jixiao.errors import JixiaoError
@@ -43,7 +44,7 @@ TESSDATA_DIRS = (
 INSTALL_HINT = (
     "install Tesseract and its Chinese model: apt-get install tesseract-ocr tesseract-ocr-chi-sim"
 )
-CELL_INSET_PX = 3  # the ruling itself, left out of a cell's crop
+CELL_INSET_PX = 5  # the ruling itself (and what residual skew leaves of it) stays out
 CELL_PAD_PX = 12  # white margin around the ink; Tesseract reads poorly at the image edge
 MIN_INK_PX = 12  # fewer dark pixels than this: an empty cell (noise specks)
 
@@ -283,13 +284,14 @@ def _clean_crop(grey: Grey, box: tuple[int, int, int, int]) -> _Crop | None:
     crop = grey[y0:y1, x0:x1].copy()
     ink = binarize(crop)
     h, w = crop.shape
-    edge = 8
+    edge = 10
+    # A ruling remnant runs along most of the edge; glyph strokes do not.
     for r in [*range(min(edge, h)), *range(max(0, h - edge), h)]:
-        if ink[r].mean() > 0.5:
+        if ink[r].mean() > 0.4:
             crop[r] = 255
             ink[r] = False
     for c in [*range(min(edge, w)), *range(max(0, w - edge), w)]:
-        if ink[:, c].mean() > 0.5:
+        if ink[:, c].mean() > 0.4:
             crop[:, c] = 255
             ink[:, c] = False
     if int(ink.sum()) < MIN_INK_PX:
@@ -341,7 +343,9 @@ def _lines_from_words(
     lines: list[OcrLine] = []
     for group in by_line.values():
         group.sort(key=lambda w: w.left)
-        text = _join_words([w.text for w in group])
+        # "|" at a line's end is a ruling remnant (no form prints it); strip it before the
+        # numeric clean-up could take it for a 1.
+        text = _join_words([w.text for w in group]).strip("|").strip()
         if numeric:
             text = normalize_numeric(text)
         if not text:
@@ -412,6 +416,34 @@ def _read_region(
     return [line]
 
 
+def _runs_of(flags: NDArray[np.bool_], max_gap: int) -> list[tuple[int, int]]:
+    """(start, end) of the runs of True in a 1-D array, gaps up to max_gap bridged."""
+    idx = np.nonzero(flags)[0]
+    if idx.size == 0:
+        return []
+    breaks = np.nonzero(np.diff(idx) > max_gap + 1)[0]
+    starts = np.concatenate(([idx[0]], idx[breaks + 1]))
+    ends = np.concatenate((idx[breaks], [idx[-1]])) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _text_boxes(grey: Grey, dpi: int) -> list[tuple[int, int, int, int]]:
+    """Boxes of the text lines outside the tables: bands of inked pixel rows, each split where
+    a gap wider than two line heights separates two pieces (a date at the right margin)."""
+    ink = binarize(grey)
+    row_ink = ink.sum(axis=1) >= 2  # a grain speck is not a line of text
+    min_h = max(4, round(4.0 * dpi / 72))  # under 4 pt high: a rule or noise
+    boxes: list[tuple[int, int, int, int]] = []
+    for y0, y1 in _runs_of(row_ink, max_gap=round(0.8 * dpi / 72)):
+        if y1 - y0 < min_h:
+            continue
+        cols: NDArray[np.bool_] = np.asarray(ink[y0:y1].any(axis=0))
+        for x0, x1 in _runs_of(cols, max_gap=2 * (y1 - y0)):
+            if x1 - x0 >= min_h // 2:
+                boxes.append((max(0, x0 - 4), max(0, y0 - 4), x1 + 4, y1 + 4))
+    return boxes
+
+
 def ocr_page(
     page: pymupdf.Page,
     layout: PageLayout,
@@ -424,7 +456,6 @@ def ocr_page(
     grey = _page_image(page, options.dpi)
     angle = estimate_skew(grey, max_angle=options.max_skew_deg) if options.deskew else 0.0
     grey = deskew(grey, angle)
-    scale = 72.0 / options.dpi
     to_px = options.dpi / 72.0
     rulings = find_rulings(grey, options.dpi)
     shape = PageLayout(
@@ -455,9 +486,10 @@ def ocr_page(
             max(0, round(gy0 * to_px) - 4) : round(gy1 * to_px) + 4,
             max(0, round(gx0 * to_px) - 4) : round(gx1 * to_px) + 4,
         ] = 255
-    if binarize(rest).sum() >= MIN_INK_PX:
-        words = text_engine.read(rest, psm=3, dpi=options.dpi)
-        lines += _lines_from_words(words, (0, 0), scale, numeric=False)
+    # Read line by line: a whole-page read of the rest misreads the title (自 → 目), the same
+    # title cut out on its own reads right.
+    for box in _text_boxes(rest, options.dpi):
+        lines += _read_region(rest, box, text_engine, number_engine, options)
     layout.rulings = rulings
     layout.lines = [TextLine(text=ln.text, bbox=ln.bbox) for ln in lines]
     return OcrPage(
