@@ -235,6 +235,10 @@ def create_app(
             },
         )
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/api/queue")
     def queue_api(status: str = "pending") -> Response:
         if status not in ("all", "pending", "done"):
