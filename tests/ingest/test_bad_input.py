@@ -29,7 +29,7 @@ def _run(*args: str):
         ("encrypted", 6, "encrypted"),
         ("zero_pages", 7, "no pages"),
         ("no_form", 8, "no 项目支出绩效自评表 found"),
-        ("image_only", 8, "OCR"),
+        ("garbled", 8, "OCR"),
     ],
 )
 def test_one_bad_file_gives_one_line_and_its_code(

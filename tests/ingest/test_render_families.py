@@ -10,6 +10,7 @@ import pytest
 from jixiao.corpus.render import render_pdf
 from jixiao.corpus.synth import generate_forms
 from jixiao.ingest import ingest_pdf, serialize_form
+from jixiao.ingest.ocr import OcrOptions
 
 TEXT_FAMILIES = ("ruled", "ab-labels", "borderless", "split-target", "bundle")
 
@@ -34,10 +35,10 @@ def test_every_form_found_with_its_pages(tmp_path: Path, family: str, seed: int)
         assert ids <= set(layout.cells)
 
 
-def test_scan_family_is_reported_not_misread(tmp_path: Path) -> None:
+def test_scan_family_without_ocr_is_reported_not_misread(tmp_path: Path) -> None:
     forms = [f.record for f in generate_forms(5, 1)]
     out = tmp_path / "scan.pdf"
     render_pdf("scan", forms, out, seed=5)
-    result = ingest_pdf(out)
+    result = ingest_pdf(out, ocr=OcrOptions(enabled=False))
     assert result.forms == []
-    assert result.warnings and all("OCR" in w for w in result.warnings)
+    assert result.warnings and all("needs OCR" in w for w in result.warnings)

@@ -571,7 +571,11 @@ def _continues(prev: Grid, grid: Grid, by_page: dict[int, PageLayout]) -> bool:
         return False
     if _text_between(p_next, -1, next_box[1]):
         return False
-    # Earlier grids on the next page would sit above this one: it must be the first.
+    if not grid.ruled:
+        # Borderless: the continuation's column separators must be among the table's own.
+        inner = grid.col_bounds[1:-1]
+        known = prev.col_bounds[1:-1]
+        return len(inner) >= 2 and all(any(abs(x - k) <= 2 * MATCH_X for k in known) for x in inner)
     tail = _edge_bounds(prev, last_page, first=False)
     head = _edge_bounds(grid, page, first=True)
     if _same_bounds(tail, head):
@@ -587,10 +591,10 @@ def _continues(prev: Grid, grid: Grid, by_page: dict[int, PageLayout]) -> bool:
 def _join(prev: Grid, grid: Grid) -> None:
     """Append grid's rows to prev, on one column system; drop a repeated header row."""
     first_texts = [c.text for c in grid.row_cells(0)]
-    drop_first = any(
-        [c.text for c in prev.row_cells(r)] == first_texts and any(first_texts)
-        for r in range(min(prev.n_rows, 12))
-    )
+    rows: dict[int, list[str]] = defaultdict(list)
+    for cell in sorted(prev.cells, key=lambda c: (c.row, c.col)):
+        rows[cell.row].append(cell.text)
+    drop_first = sum(1 for t in first_texts if t) >= 2 and first_texts in rows.values()
     bounds = _cluster(prev.col_bounds + grid.col_bounds, MATCH_X)
     offset = prev.n_rows - (1 if drop_first else 0)
     for cell in grid.cells:
@@ -599,8 +603,13 @@ def _join(prev: Grid, grid: Grid) -> None:
         cell.row += offset
         prev.cells.append(cell)
     for cell in prev.cells:
-        c0 = _nearest(bounds, cell.bbox[0])
-        c1 = max(c0 + 1, _nearest(bounds, cell.bbox[2]))
+        if prev.ruled:
+            c0 = _nearest(bounds, cell.bbox[0])
+            c1 = max(c0 + 1, _nearest(bounds, cell.bbox[2]))
+        else:  # text extents, not cell borders: the columns they fall in
+            last = len(bounds) - 2
+            c0 = max(0, min(bisect_right(bounds, cell.bbox[0] + 0.5) - 1, last))
+            c1 = max(c0, min(bisect_right(bounds, cell.bbox[2] - 0.5) - 1, last)) + 1
         cell.col, cell.colspan = c0, c1 - c0
     prev.n_rows = offset + grid.n_rows
     prev.n_cols = len(bounds) - 1
