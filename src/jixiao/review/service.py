@@ -14,17 +14,18 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Lock
 from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from jixiao.checks import CheckConfig, run_checks
 from jixiao.contract import ExtractionResult, FieldProvenance, Flag, FormRecord, FundingKind
 from jixiao.store import db
-from jixiao.store.tables import Document, Form, ReviewDecision
+from jixiao.store.tables import Document, DocumentRun, Form, ReviewDecision
 
 Action = Literal["accept", "correct", "form_wrong", "skip"]
 ACTIONS: tuple[str, ...] = get_args(Action)
@@ -260,6 +261,40 @@ class ReviewService:
         self.engine = engine
         self.threshold = threshold
         self.config = config or CheckConfig(suspect_confidence=threshold)
+        # form id → (its newest decision id, view): the queue reruns the checks only on forms
+        # that changed, whoever changed them (the key comes from the database each time)
+        self._views: dict[int, tuple[int, FormView]] = {}
+        self._lock = Lock()
+
+    def _cached(self, session: Session, form: Form, mark: int) -> FormView:
+        assert form.id is not None
+        with self._lock:
+            hit = self._views.get(form.id)
+        if hit is not None and hit[0] == mark:
+            return hit[1]
+        view = self._load(session, form)
+        with self._lock:
+            self._views[form.id] = (mark, view)
+        return view
+
+    @staticmethod
+    def _marks(session: Session, form_id: int | None = None) -> dict[int, int]:
+        stmt = select(col(ReviewDecision.form_id), func.max(col(ReviewDecision.id))).group_by(
+            col(ReviewDecision.form_id)
+        )
+        if form_id is not None:
+            stmt = stmt.where(col(ReviewDecision.form_id) == form_id)
+        return {int(fid): int(last) for fid, last in session.execute(stmt) if last is not None}
+
+    @staticmethod
+    def _is_latest(session: Session, form: Form) -> bool:
+        """Only the forms of a document's newest successful processing are reviewed."""
+        newest = session.scalar(
+            select(func.max(col(DocumentRun.id))).where(
+                col(DocumentRun.document_id) == form.document_id, col(DocumentRun.status) == "done"
+            )
+        )
+        return newest == form.document_run_id
 
     # --- reading -------------------------------------------------------------------------
 
@@ -378,19 +413,20 @@ class ReviewService:
         """One form as it stands now (only forms of a document's latest processing)."""
         with Session(self.engine) as session:
             form = session.get(Form, form_id)
-            if form is None or form_id not in self._latest_ids(session):
+            if form is None or not self._is_latest(session, form):
                 raise ReviewError(f"form {form_id} does not exist", 404)
-            return self._load(session, form)
-
-    def _latest_ids(self, session: Session) -> set[int]:
-        return {f.id for f in db.latest_forms(session) if f.id is not None}
+            return self._cached(session, form, self._marks(session, form_id).get(form_id, 0))
 
     def queue(self, filters: Filters | None = None) -> list[FormView]:
         """Forms by need: waiting ones first, most errors first, then most fields below the
         review threshold; then document order."""
         filters = filters or Filters()
         with Session(self.engine) as session:
-            views = [self._load(session, form) for form in db.latest_forms(session)]
+            marks = self._marks(session)
+            views = [
+                self._cached(session, form, marks.get(form.id or 0, 0))
+                for form in db.latest_forms(session)
+            ]
         views = [v for v in views if _matches(v, filters)]
         views.sort(key=lambda v: (not v.pending, -v.errors, -v.low_confidence, v.id))
         return views
@@ -406,7 +442,7 @@ class ReviewService:
         """(file path, pages) of a form's document: the only way to a file the app has."""
         with Session(self.engine) as session:
             form = session.get(Form, form_id)
-            if form is None or form_id not in self._latest_ids(session):
+            if form is None or not self._is_latest(session, form):
                 raise ReviewError(f"form {form_id} does not exist", 404)
             doc = session.get(Document, form.document_id)
             assert doc is not None
