@@ -224,7 +224,8 @@ def find_tessdata(options: OcrOptions) -> str:
 # --- text clean-up --------------------------------------------------------------------------
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９％．，－＋＝＜＞", "0123456789%.,-+=<>")
-_NUMERIC = re.compile(r"^[<>=≥≤~+\-]*[\dOoIl|,.。]*\d[\dOoIl|,.。]*%?$")
+# % anywhere: the Chinese model reads "5%" as "59%0", and the digit re-read puts it right.
+_NUMERIC = re.compile(r"^[<>=≥≤~+\-]*[\dOoIl|,.。%]*\d[\dOoIl|,.。%]*$")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -392,11 +393,33 @@ def _read_region(
     if len(lines) != 1:
         return lines
     line = lines[0]
-    if line.text[0] in "<>" and _comparison_has_bar(crop.image):
-        line.text = ("≥" if line.text[0] == ">" else "≤") + line.text[1:]
+    body = crop.image
+    op = ""
+    if line.text[0] in "<>≥≤":
+        # A comparison sign: the Chinese model reads ≥ as > and often its bar as a 2 ("≥95%"
+        # → "≥295%"). Tell the sign from its shape and read the rest without it.
+        op = line.text[0]
+        if op in "<>" and _comparison_has_bar(crop.image):
+            op = "≥" if op == ">" else "≤"
+        cut = _after_first_glyph(crop.image)
+        if cut is not None:
+            body = cut
+            rest = _lines_from_words(
+                text_engine.read(body, psm=options.psm, dpi=options.dpi),
+                crop.origin,
+                scale,
+                numeric=False,
+            )
+            if len(rest) == 1 and rest[0].text[0] not in "<>≥≤":
+                line.text = op + rest[0].text
+                line.confidence = min(line.confidence, rest[0].confidence)
+            else:
+                line.text = op + line.text[1:]
+        else:
+            line.text = op + line.text[1:]
     if number_engine is not None and looks_numeric(line.text):
         digits = number_engine.read(
-            crop.image,
+            body,
             psm=options.numeric_psm,
             dpi=options.dpi,
             whitelist=options.numeric_whitelist,
@@ -408,12 +431,38 @@ def _read_region(
             and looks_numeric(again[0].text)
             and again[0].confidence >= line.confidence - 0.1
         ):
-            prefix = re.match(r"^[<>=≥≤~]*", line.text)
-            op = prefix.group(0) if prefix else ""
-            again[0].text = op + again[0].text.lstrip("<>=≥≤~")
+            if body is not crop.image or op:
+                again[0].text = op + again[0].text.lstrip("<>=≥≤~")
+            again[0].bbox = line.bbox
             line = again[0]
         line.text = normalize_numeric(line.text)
+    line.text = _UNIT_PERCENT.sub("(%)", line.text)
     return [line]
+
+
+_UNIT_PERCENT = re.compile(
+    r"[(（](?:9%0?|%0|9%|96)[)）]$"
+)  # "(%)" as the Chinese model misreads it
+
+
+def _after_first_glyph(image: Grey) -> Grey | None:
+    """The crop with its first glyph (a comparison sign) blanked; None when that glyph is not
+    sign-shaped (wider than tall, or touching the next one)."""
+    ink = binarize(image)
+    cols = np.nonzero(ink.any(axis=0))[0]
+    if cols.size == 0:
+        return None
+    gaps = np.nonzero(np.diff(cols) > 1)[0]
+    if gaps.size == 0:
+        return None
+    last = int(cols[gaps[0]])
+    first = int(cols[0])
+    rows = np.nonzero(ink[:, first : last + 1].any(axis=1))[0]
+    if last - first + 1 > 1.2 * (rows[-1] - rows[0] + 1):
+        return None
+    out = image.copy()
+    out[:, first : last + 1] = 255
+    return out
 
 
 def _runs_of(flags: NDArray[np.bool_], max_gap: int) -> list[tuple[int, int]]:
@@ -559,3 +608,19 @@ def apply_confidence(grids: list[Grid], pages: dict[int, OcrPage]) -> None:
             ]
             if found:
                 cell.confidence = min(found)
+
+
+def full_page_text(path: str | Path, page_number: int, options: OcrOptions | None = None) -> str:
+    """MuPDF's own whole-page OCR of one page (no deskew, no grid): the baseline that
+    benchmarks/bench_ocr.py compares the cell-by-cell reading with."""
+    options = options or OcrOptions()
+    tessdata = find_tessdata(options)
+    doc = pymupdf.open(str(path))
+    try:
+        page = doc[page_number - 1]
+        textpage = page.get_textpage_ocr(
+            language=options.language, dpi=options.dpi, full=True, tessdata=tessdata
+        )
+        return str(page.get_text(textpage=textpage))
+    finally:
+        doc.close()
