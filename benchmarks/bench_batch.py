@@ -101,11 +101,15 @@ def start_stub(latency: float) -> tuple[subprocess.Popen[str], str]:
     return proc, f"http://127.0.0.1:{line[1]}/v1"
 
 
-def stub_requests(base_url: str) -> int:
+def stub_stats(base_url: str) -> dict[str, int]:
     import urllib.request
 
     with urllib.request.urlopen(f"{base_url}/stats", timeout=5) as response:  # loopback only
-        return int(json.loads(response.read())["requests"])
+        return dict(json.loads(response.read()))
+
+
+def stub_requests(base_url: str) -> int:
+    return stub_stats(base_url)["requests"]
 
 
 def llm_runs(work: Path, forms: int, concurrency: int, latency: float, labels: list[str]) -> None:
@@ -145,7 +149,8 @@ def llm_runs(work: Path, forms: int, concurrency: int, latency: float, labels: l
                 print(
                     f"llm throughput (1 call/form): {forms} forms in {pdfs} PDFs, concurrency "
                     f"{concurrency}, latency {latency:.1f}s: {wall:.2f}s, {calls} calls; target "
-                    f"< {target:.2f}s -> ratio {wall / target:.2f} (<= 1.00 passes)"
+                    f"< {target:.2f}s -> ratio {wall / target:.2f} (<= 1.00 passes); most calls "
+                    f"in flight at once: {stub_stats(base_url)['max_in_flight']}"
                 )
             else:
                 ideal = calls / concurrency * latency
