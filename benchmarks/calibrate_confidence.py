@@ -19,6 +19,7 @@ With --save the threshold is written to src/jixiao/confidence_thresholds.json, w
 
     .venv/bin/python benchmarks/calibrate_confidence.py [--save] [--no-llm]
         [--llm-families ruled,ab-labels,split-target,borderless] [--llm-per-family 1]
+        [--skip-families scan]
 """
 
 from __future__ import annotations
@@ -77,13 +78,18 @@ def run(args: argparse.Namespace) -> int:
     acc: dict[tuple[str, str, str, str], Tally] = defaultdict(Tally)
     points: dict[str, list[tuple[float | None, bool]]] = defaultdict(list)
     families = [f for f in args.llm_families.split(",") if f] if not args.no_llm else []
+    skipped = {f for f in args.skip_families.split(",") if f}
     with contextlib.ExitStack() as stack:
         llm: Extractor | None = None
         if families:
             try:
+                from jixiao.config import EMBEDDED_MODEL
                 from jixiao.extract.llm.extractor import open_llm_extractor
 
-                llm = stack.enter_context(open_llm_extractor(ExtractorOptions()))
+                # the embedded model's name keys its cached answers, whatever the address
+                model = EMBEDDED_MODEL if args.llm_base_url else None
+                opts = ExtractorOptions(base_url=args.llm_base_url, model=model)
+                llm = stack.enter_context(open_llm_extractor(opts))
             except JixiaoError as err:
                 print(f"LLM unavailable, hybrid = layout everywhere: {err.line()}")
         for split in ("dev", "test"):
@@ -94,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             }
             started = time.perf_counter()
             for doc in select_documents(manifest, split):
+                if doc.family in skipped:
+                    continue
                 pdf = manifest_path.parent / doc.file
                 with_llm = llm is not None and doc.file in llm_docs
                 preds: dict[str, list[ExtractionResult]] = {e: [] for e in EXTRACTORS}
@@ -210,7 +218,12 @@ def report(
     for b in reliability_table(dev):
         if b.n:
             print(f"  [{b.lo:.1f}, {b.hi:.1f})  {b.n:6d}  {b.accuracy:.4f}")
-    threshold = choose_threshold(dev, target=args.target, min_support=args.min_support)
+    threshold = choose_threshold(
+        dev,
+        target=args.target,
+        min_support=args.min_support,
+        marginal_floor=args.marginal_floor,
+    )
     if threshold is None:
         print(f"no threshold reaches {args.target} on dev: everything goes to review")
         return 1
@@ -223,6 +236,7 @@ def report(
             threshold,
             {
                 "target_accuracy": args.target,
+                "marginal_floor": args.marginal_floor,
                 "chosen_on": "dev",
                 "corpus_seed": manifest.seed,
                 "llm_subset": {"families": families, "per_family": args.llm_per_family},
@@ -241,13 +255,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", default="corpus/manifest.json")
     p.add_argument("--llm-families", default="ruled,ab-labels,split-target,borderless")
     p.add_argument("--llm-per-family", type=int, default=1)
+    p.add_argument(
+        "--llm-base-url",
+        default=None,
+        help="LLM endpoint (default: the embedded server); an address where nothing listens "
+        "replays the answer cache alone: sections not cached fail and are flagged",
+    )
     p.add_argument("--no-llm", action="store_true", help="layout only (hybrid degrades)")
+    p.add_argument(
+        "--skip-families",
+        default="scan",
+        help="families not run (scan: OCR takes minutes per page on a busy machine)",
+    )
     p.add_argument("--target", type=float, default=0.995)
     p.add_argument(
         "--min-support",
         type=int,
         default=200,
         help="at least this many dev values above the threshold",
+    )
+    p.add_argument(
+        "--marginal-floor",
+        type=float,
+        default=0.9,
+        help="fields within 0.1 above the threshold must be at least this correct",
     )
     p.add_argument("--save", action="store_true", help="write confidence_thresholds.json")
     return run(p.parse_args(argv))

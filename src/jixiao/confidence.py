@@ -10,6 +10,7 @@ A value's confidence is computed from facts anyone can re-check, never from the 
   are errors) name this field; `check_passed`: the field is covered by an arithmetic rule that
   found nothing wrong with it;
 - `parse_clean`: the cited text parses cleanly as the kind of value stored (numbers, units);
+  `text_shape`: a text field does not hold a bare number or the same text twice;
 - `label_match`: how well the layout extractor matched the label of the cell (1 = exact);
   `ruled` (0 for a borderless table, whose columns are inferred), `inherited` (a level label
   carried down a merged cell);
@@ -88,7 +89,7 @@ def score_signals(signals: dict[str, float], weights: Weights = WEIGHTS) -> floa
     c *= weights.check_warning ** signals.get("check_failed_warning", 0.0)
     if signals.get("check_passed", 0.0) >= 1.0:
         c *= weights.check_passed
-    parse = signals.get("parse_clean", 1.0)
+    parse = min(signals.get("parse_clean", 1.0), signals.get("text_shape", 1.0))
     c *= 1.0 - (1.0 - weights.unclean_parse) * (1.0 - max(0.0, min(1.0, parse)))
     label = signals.get("label_match")
     if label is not None:
@@ -129,24 +130,75 @@ def _covered_paths(record: FormRecord) -> set[str]:
 
 
 def check_signals(record: FormRecord, flags: Iterable[Flag]) -> dict[str, dict[str, float]]:
-    """`check_failed_error` / `check_failed_warning` / `check_passed` per field path."""
-    errors: dict[str, int] = {}
-    warnings: dict[str, int] = {}
+    """`check_failed_error` / `check_failed_warning` / `check_passed` per field path.
+
+    A finding counts 1 for each field it names when it names at most three (an execution rate
+    and its two inputs), less when it names more: a total that does not add up over 17 scores
+    says little about any one of them.
+    """
+    errors: dict[str, float] = {}
+    warnings: dict[str, float] = {}
     for flag in flags:
-        if flag.rule is None:
+        if flag.rule is None or not flag.fields:
             continue
         into = errors if flag.rule in ARITHMETIC_RULES and flag.severity == "error" else warnings
+        share = min(1.0, 3.0 / len(flag.fields))
         for path in flag.fields:
-            into[path] = into.get(path, 0) + 1
+            into[path] = into.get(path, 0.0) + share
     out: dict[str, dict[str, float]] = {}
     for path in _covered_paths(record) | set(errors) | set(warnings):
         e, w = errors.get(path, 0), warnings.get(path, 0)
         out[path] = {
-            "check_failed_error": float(e),
-            "check_failed_warning": float(w),
+            "check_failed_error": round(e, 4),
+            "check_failed_warning": round(w, 4),
             "check_passed": 1.0 if path in _covered_paths(record) and not e else 0.0,
         }
     return out
+
+
+_TEXT_LEAVES = frozenset(
+    {
+        "title",
+        "project_name",
+        "competent_department",
+        "implementing_unit",
+        "goal_expected",
+        "goal_actual",
+        "level1",
+        "level2",
+        "name",
+        "deviation_reason",
+    }
+)
+
+
+def value_signals(path: str, value: object) -> dict[str, float]:
+    """Parse cleanliness judged on the value itself: `text_shape` is 0 for a text field that
+    holds only a number (a score slipped in from the next column) or the same text twice in a
+    row (two cells joined), else 1."""
+    from jixiao.extract.grounding import normalize, parse_number
+
+    if not isinstance(value, str):
+        return {}
+    leaf = path.rsplit(".", 1)[-1]
+    flat = normalize(value)
+    if leaf in _TEXT_LEAVES and parse_number(value) is not None:
+        return {"text_shape": 0.0}
+    half = len(flat) // 2
+    if flat and len(flat) % 2 == 0 and flat[:half] == flat[half:]:
+        return {"text_shape": 0.0}
+    return {"text_shape": 1.0}
+
+
+def _leaf_value(record: FormRecord, path: str) -> object:
+    node: object = record
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        node = getattr(node, name, None)
+        if index and isinstance(node, list):
+            k = int(index.rstrip("]"))
+            node = node[k] if k < len(node) else None
+    return node
 
 
 def apply_confidence(
@@ -175,6 +227,7 @@ def apply_confidence(
         )
         if path not in covered:
             signals["check_passed"] = 0.0
+        signals.update(value_signals(path, _leaf_value(record, path)))
         out[path] = prov.model_copy(
             update={"signals": signals, "confidence": score_signals(signals)}
         )
@@ -209,12 +262,19 @@ def reliability_table(points: Iterable[tuple[float, bool]], bins: int = 10) -> l
 
 
 def choose_threshold(
-    points: Sequence[tuple[float, bool]], target: float = 0.995, min_support: int = 1
+    points: Sequence[tuple[float, bool]],
+    target: float = 0.995,
+    min_support: int = 1,
+    marginal_floor: float = 0.0,
+    window: float = 0.1,
 ) -> float | None:
     """The lowest threshold t such that the fields with confidence ≥ t are ≥ `target` correct.
 
     Candidates are the observed confidences; the lowest qualifying one maximises coverage.
-    None when no non-empty set (of at least `min_support` fields) reaches the target.
+    `marginal_floor`: also require the fields just above t (confidence in [t, t + window)) to be
+    at least this correct, so that a small, mostly wrong group is not waved through on the
+    strength of the many right ones above it. None when no set of at least `min_support`
+    fields qualifies.
     """
     ranked = sorted(points, key=lambda p: -p[0])
     best: float | None = None
@@ -227,8 +287,13 @@ def choose_threshold(
             n += 1
             correct += int(ranked[i][1])
             i += 1
-        if n >= min_support and correct / n >= target:
-            best = conf
+        if n < min_support or correct / n < target:
+            continue
+        if marginal_floor > 0.0:
+            near = [ok for c, ok in ranked[:i] if c < conf + window]
+            if sum(near) < marginal_floor * len(near):
+                continue
+        best = conf
     return best
 
 

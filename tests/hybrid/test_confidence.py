@@ -98,6 +98,13 @@ def test_threshold_is_the_lowest_one_that_keeps_accepted_values_right() -> None:
     assert choose_threshold([(0.8, False)], target=0.995) is None
 
 
+def test_threshold_does_not_wave_through_a_small_mostly_wrong_group() -> None:
+    # 1000 right at 0.95, then 4 values at 0.45 of which 1 is right: 99.7 % above 0.45 overall
+    points = [(0.95, True)] * 1000 + [(0.45, True)] + [(0.45, False)] * 3
+    assert choose_threshold(points, target=0.995) == 0.45
+    assert choose_threshold(points, target=0.995, marginal_floor=0.9) == 0.95
+
+
 def test_review_threshold_round_trip_and_default(tmp_path: Path) -> None:
     path = tmp_path / "thresholds.json"
     assert review_threshold(path) == DEFAULT_REVIEW_THRESHOLD

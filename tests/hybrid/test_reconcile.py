@@ -186,3 +186,24 @@ def test_align_rows_keeps_order_and_reports_rows_read_by_one_side() -> None:
     pairs = align_rows(["年度资金总额", "当年财政拨款", "其他资金"], ["年度资金总额", "其他资金"])
     assert pairs == [(0, 0), (1, None), (2, 1)]
     assert align_rows([], ["a"]) == [(None, 0)]
+
+
+def test_a_label_cited_as_a_value_loses() -> None:
+    llm_rec = consistent_record()
+    llm_rec.project_name = "项目名称"  # the label cell, which does print this text
+    out = reconcile(output(consistent_record(), "layout"), output(llm_rec, "llm"))
+    assert out.record.project_name == "城市道路维护"
+    assert out.fields["project_name"].alternative == "项目名称"
+
+
+def test_an_llm_value_from_a_cell_the_layout_reads_as_another_field_loses() -> None:
+    lay = output(consistent_record(), "layout")
+    llm_rec = consistent_record()
+    llm_rec.goal_expected = llm_rec.goal_actual  # both goals from the 实际完成情况 cell
+    llm = output(llm_rec, "llm")
+    llm.fields["goal_expected"] = lay.fields["goal_actual"].model_copy(update={"extractor": "llm"})
+    out = reconcile(lay, llm)
+    # free text would follow the LLM by default; the cell it cites belongs to goal_actual
+    assert out.record.goal_expected == consistent_record().goal_expected
+    assert out.fields["goal_expected"].extractor == "layout"
+    assert out.record.goal_actual == consistent_record().goal_actual

@@ -2,11 +2,13 @@
 
 Per leaf of the FormRecord (rows aligned first, by label / name, in printed order):
 - both read the same value (after normalisation) → that value, extractor "llm+layout";
-- they disagree → a value not found in its own cited cell loses; then the arithmetic checks
-  decide (the value whose swap leaves fewer R1/R2/R7/R8/R9/R10 errors on that field wins); then
-  the default: the layout value for table cells, the LLM value for free text (goals, reasons) —
-  unless one text contains the other, when the longer one is the whole wrapped cell;
-- neither value is trustworthy (both ungrounded) → null and a HYBRID_UNRESOLVED flag.
+- they disagree → a value not found in its own cited cell loses, and so does a printed label
+  taken for a value or an LLM value citing a cell the layout reads as another field; then the
+  arithmetic checks decide (the value whose swap leaves fewer R1/R2/R7/R8/R9/R10 errors on that
+  field wins); then the default: the layout value for table cells, the LLM value for free
+  text (goals, reasons) — unless one text contains the other, when the longer one is the whole
+  wrapped cell;
+- neither value is trustworthy (both fail the tests above) → null and a HYBRID_UNRESOLVED flag.
 The losing value is kept in `fields[path].alternative`. When the LLM cannot be used (endpoint
 down, every section failed) the result is the layout's, with a HYBRID_LLM_UNAVAILABLE flag.
 Confidence comes from `jixiao.confidence` (checkable signals only).
@@ -94,6 +96,36 @@ def is_grounded(value: Any, prov: FieldProvenance | None, name: str = "") -> boo
     return False
 
 
+# Leaves whose value is never a printed label: a value equal to one ("项目名称") is the label
+# cell cited instead of the value cell beside it.
+_NOT_LABELS = frozenset(
+    {
+        "project_name",
+        "competent_department",
+        "implementing_unit",
+        "goal_expected",
+        "goal_actual",
+        "target_text",
+        "actual_text",
+        "deviation_reason",
+    }
+)
+
+
+def is_printed_label(name: str, value: Any) -> bool:
+    """The value of a `name` leaf is a form label (a cited label cell, not its value)."""
+    if name not in _NOT_LABELS or not isinstance(value, str):
+        return False
+    from jixiao.extract.labels import classify_any
+
+    match = classify_any(value)
+    return match is not None and match.score >= 0.99
+
+
+def _cell_key(prov: FieldProvenance) -> tuple[int, tuple[int, ...]]:
+    return prov.page, tuple(round(v) for v in prov.bbox)
+
+
 # -- row alignment ---------------------------------------------------------------------------------
 
 
@@ -141,6 +173,8 @@ class _Leaf:
     lay_prov: FieldProvenance | None
     llm_value: Any
     llm_prov: FieldProvenance | None
+    lay_path: str = ""  # the same leaf's path in the layout record
+    llm_misplaced: bool = False  # the LLM cites a cell the layout reads as another field
 
 
 @dataclass(slots=True)
@@ -180,8 +214,12 @@ def _first_pass(leaf: _Leaf) -> _Choice:
     if values_agree(lv, mv):
         prov = leaf.lay_prov or leaf.llm_prov
         return _Choice(lv, AGREED, prov, agreement=1.0)
-    lay_ok = is_grounded(lv, leaf.lay_prov, leaf.name)
-    llm_ok = is_grounded(mv, leaf.llm_prov, leaf.name)
+    lay_ok = is_grounded(lv, leaf.lay_prov, leaf.name) and not is_printed_label(leaf.name, lv)
+    llm_ok = (
+        is_grounded(mv, leaf.llm_prov, leaf.name)
+        and not is_printed_label(leaf.name, mv)
+        and not leaf.llm_misplaced
+    )
     if mv is None or lv is None:
         side = "layout" if mv is None else "llm"
         ok = lay_ok if side == "layout" else llm_ok
@@ -300,6 +338,7 @@ def reconcile(
             layout.fields.get(name),
             getattr(llm_rec, name),
             llm.fields.get(name),
+            lay_path=name,
         )
     row_maps: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
     row_count: dict[str, int] = {}
@@ -328,9 +367,20 @@ def reconcile(
                     layout.fields.get(lp) if i is not None else None,
                     getattr(llm_rows[j], attr) if j is not None else None,
                     llm.fields.get(mp) if j is not None else None,
+                    lay_path=lp if i is not None else "",
                 )
         row_maps[list_name] = (lay_map, llm_map)
         row_count[list_name] = len(pairs)
+
+    # the cells the layout reads each value from: an LLM value citing a cell the layout reads
+    # as a different field took the wrong cell (both goals from one cell, a label for a value)
+    claimed: dict[tuple[int, tuple[int, ...]], set[str]] = {}
+    for path, prov in layout.fields.items():
+        claimed.setdefault(_cell_key(prov), set()).add(path)
+    for leaf in leaves.values():
+        if leaf.llm_prov is not None and leaf.llm_value is not None:
+            owners = claimed.get(_cell_key(leaf.llm_prov), set())
+            leaf.llm_misplaced = bool(owners) and leaf.lay_path not in owners
 
     choices = {path: _first_pass(leaf) for path, leaf in leaves.items()}
     record = _build(choices, row_count)
@@ -400,7 +450,8 @@ def _unresolved(path: str, leaf: _Leaf) -> Flag:
         origin="extraction",
         fields=[path],
         message=f"{path}: the extractors read {leaf.lay_value!r} (layout) and "
-        f"{leaf.llm_value!r} (llm) and neither is found in its cited cell; left empty",
+        f"{leaf.llm_value!r} (llm) and neither can be trusted (not in its cited cell, a label, "
+        "or a cell read as another field); left empty",
         expected=_flag_value(leaf.lay_value),
         found=_flag_value(leaf.llm_value),
     )
