@@ -176,7 +176,8 @@ def split_sections(
         money = [r for r in rows[f : end_of(f, g, i, t)] if not _labels_only(r, layout)]
         out.append(_make_input("funding", 0, _clip(money), layout))
     if g is not None:
-        out.append(_make_input("goals", 0, _clip(rows[g : end_of(g, i, t)]), layout))
+        goals = [r for r in rows[g : end_of(g, i, t)] if not _labels_only(r, layout)]
+        out.append(_make_input("goals", 0, _clip(goals), layout))
     if i is not None:
         body = [r for r in rows[i + 1 : end_of(i, t)] if r.cell_ids and not _labels_only(r, layout)]
         for k in range(0, len(body), chunk_rows):
@@ -322,12 +323,16 @@ class _CellPickBase(BaseModel):
     def _check_cell(self, info: ValidationInfo) -> _CellPickBase:
         ctx = _context(info)
         cells: dict[str, str] = ctx["cells"]
-        if self.cell in cells:
-            # an empty cell is a grounded "nothing printed": the value is null, not a failure
+        text = cells.get(self.cell)
+        # an empty cell is a grounded "nothing printed" (the value is null); a label cell
+        # ("预期目标") is never the value itself
+        if text is not None and (not text.strip() or labels.classify_any(text) is None):
             self._grounded = True
             return self
         if _lenient(ctx):
             return self
+        if text is not None:
+            raise ValueError(f"cell {self.cell} is the label {text!r}; cite the cell after it")
         raise ValueError(f"cell {self.cell!r} is not shown; cite one of the [cN] ids")
 
     @property
