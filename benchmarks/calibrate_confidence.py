@@ -39,7 +39,7 @@ from jixiao.corpus.build import load_manifest
 from jixiao.errors import JixiaoError
 from jixiao.evals.harness import match_forms, resolve_gold, score_form, select_documents
 from jixiao.extract.base import Extractor, ExtractorOptions, ExtractorOutput
-from jixiao.extract.hybrid import reconcile
+from jixiao.extract.hybrid import add_ocr_signals, reconcile
 from jixiao.extract.layout import LayoutExtractor
 from jixiao.ingest import ingest_pdf, serialize_form
 
@@ -124,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
                             f"  llm {doc.file} form {form.index}: "
                             f"{time.perf_counter() - t0:.1f} s, {llm_out.stats.llm_calls} calls"
                         )
+                    for reading in (lay, llm_out):
+                        if reading is not None:
+                            add_ocr_signals(reading, form)
                     hyb = reconcile(lay, llm_out, llm_error="not in the LLM subset")
                     pages = list(form.pages)
                     preds["layout"].append(_result(lay, pdf, sha, pages))

@@ -207,3 +207,35 @@ def test_an_llm_value_from_a_cell_the_layout_reads_as_another_field_loses() -> N
     assert out.record.goal_expected == consistent_record().goal_expected
     assert out.fields["goal_expected"].extractor == "layout"
     assert out.record.goal_actual == consistent_record().goal_actual
+
+
+def test_ocr_confidence_of_the_cited_cell_becomes_a_signal_and_lowers_confidence() -> None:
+    from jixiao.extract.hybrid import add_ocr_signals
+    from jixiao.ingest.model import Cell, Grid
+
+    lay = output(consistent_record(), "layout")
+    bbox = lay.fields["total_score"].bbox
+    cell = Cell(
+        id="c1",
+        row=0,
+        col=0,
+        rowspan=1,
+        colspan=1,
+        page=1,
+        bbox=bbox,
+        text="90.00",
+        confidence=0.42,
+    )
+    form = FormRegion(
+        index=0,
+        kind="project",
+        title="财政项目支出绩效自评表",
+        pages=[1],
+        grids=[Grid(id="g1", pages=[1], n_rows=1, n_cols=1, cells=[cell])],
+    )
+    add_ocr_signals(lay, form)
+    assert lay.fields["total_score"].signals["ocr_confidence"] == 0.42
+    assert "ocr_confidence" not in lay.fields["project_name"].signals
+    plain = reconcile(output(consistent_record(), "layout"), None)
+    scanned = reconcile(lay, None)
+    assert scanned.fields["total_score"].confidence < plain.fields["total_score"].confidence

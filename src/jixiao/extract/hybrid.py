@@ -483,6 +483,27 @@ def _stats(lay: RunInfo, llm: RunInfo | None) -> RunInfo:
     )
 
 
+def add_ocr_signals(output: ExtractorOutput, form: FormRegion) -> None:
+    """Copy the OCR confidence of the cells under each value into its `ocr_confidence` signal
+    (the lowest one; nothing for text-layer pages, whose cells carry no confidence)."""
+    cells = [c for g in form.grids for c in g.cells if c.confidence is not None]
+    if not cells:
+        return
+    for path, prov in list(output.fields.items()):
+        x0, y0, x1, y1 = prov.bbox
+        found = [
+            c.confidence
+            for c in cells
+            if c.confidence is not None
+            and c.page == prov.page
+            and x0 - 1 <= (c.bbox[0] + c.bbox[2]) / 2 <= x1 + 1
+            and y0 - 1 <= (c.bbox[1] + c.bbox[3]) / 2 <= y1 + 1
+        ]
+        if found and "ocr_confidence" not in prov.signals:
+            signals = {**prov.signals, "ocr_confidence": round(min(found), 4)}
+            output.fields[path] = prov.model_copy(update={"signals": signals})
+
+
 # -- the extractor -------------------------------------------------------------------------------
 
 
@@ -512,6 +533,9 @@ class HybridExtractor:
                 self.llm = None
             except Exception as err:  # one bad LLM answer must not lose the layout reading
                 error = f"{type(err).__name__}: {err}"
+        for reading in (lay, llm_out):
+            if reading is not None:
+                add_ocr_signals(reading, form)
         out = reconcile(lay, llm_out, llm_error=error)
         out.stats.seconds = round(time.perf_counter() - started, 3)
         return out
@@ -543,6 +567,7 @@ __all__ = [
     "LLM_UNAVAILABLE_CODE",
     "UNRESOLVED_CODE",
     "HybridExtractor",
+    "add_ocr_signals",
     "align_rows",
     "is_grounded",
     "open_hybrid_extractor",
