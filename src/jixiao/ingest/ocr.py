@@ -410,8 +410,10 @@ def _read_region(
                 scale,
                 numeric=False,
             )
-            if len(rest) == 1 and rest[0].text[0] not in "<>≥≤":
-                line.text = op + rest[0].text
+            # A speck of the sign left behind reads as a comma or a point: no value starts so.
+            body_text = rest[0].text.lstrip(",.，。、·'`") if len(rest) == 1 else ""
+            if body_text and body_text[0] not in "<>≥≤":
+                line.text = op + body_text
                 line.confidence = min(line.confidence, rest[0].confidence)
             else:
                 line.text = op + line.text[1:]
@@ -432,7 +434,7 @@ def _read_region(
             and again[0].confidence >= line.confidence - 0.1
         ):
             if body is not crop.image or op:
-                again[0].text = op + again[0].text.lstrip("<>=≥≤~")
+                again[0].text = op + again[0].text.lstrip("<>=≥≤~,.")
             again[0].bbox = line.bbox
             line = again[0]
         line.text = normalize_numeric(line.text)
