@@ -99,6 +99,9 @@ class OcrPage:
 
 
 def _load_library() -> ctypes.CDLL:
+    # Tesseract's OpenMP threads fight over the shared cores (and batch runs a process per
+    # core); one thread each is faster. Read by the OpenMP runtime when it loads, so set first.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     name = ctypes.util.find_library("tesseract") or "libtesseract.so.5"
     try:
         lib = ctypes.CDLL(name)
@@ -142,8 +145,6 @@ class TesseractEngine:
     def __init__(self, tessdata: str, language: str):
         self._lib = _load_library()
         self._api = self._lib.TessBaseAPICreate()
-        # Tesseract's OpenMP threads fight over the two shared cores; one is faster here.
-        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         if self._lib.TessBaseAPIInit3(self._api, tessdata.encode(), language.encode()) != 0:
             self._lib.TessBaseAPIDelete(self._api)
             self._api = None
