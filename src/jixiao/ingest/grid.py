@@ -17,7 +17,7 @@ import re
 import statistics
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from jixiao.ingest.model import BBox, Cell, Grid, PageLayout, Ruling, TextLine
 
@@ -304,7 +304,8 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
 
     units = _text_units(all_lines, size)
     bridges = _bridging_units(units, size)
-    bands = _row_bands([u for k, u in enumerate(units) if k not in bridges])
+    kept = [u for k, u in enumerate(units) if k not in bridges]
+    bands = _split_bands(_row_bands(kept), kept, col_of, size)
     members: dict[tuple[int, int], list[TextLine]] = defaultdict(list)
     for unit in units:
         _, y0, _, y1 = _unit_box(unit)
@@ -443,6 +444,46 @@ def _row_bands(units: list[list[TextLine]]) -> list[tuple[float, float]]:
         else:
             merged.append([y0, y1])
     return [(a, b) for a, b in merged]
+
+
+def _split_bands(
+    bands: list[tuple[float, float]],
+    units: list[list[TextLine]],
+    col_of: Callable[[TextLine], int],
+    size: float,
+) -> list[tuple[float, float]]:
+    """Split bands that hold several logical rows: a wrapped cell in one column can bridge the
+    gap between two rows, so their bands merge. A new row starts where at least two columns
+    start a new piece of text, each below an earlier piece in the same column, on one baseline
+    (the numbers of the next row)."""
+    boxes = sorted((_unit_box(u), min(col_of(ln) for ln in u)) for u in units)
+    out: list[tuple[float, float]] = []
+    for top, bottom in bands:
+        inside = [(b, c) for b, c in boxes if top - 0.5 <= b[1] and b[3] <= bottom + 0.5]
+        lowest: dict[int, float] = {}  # column -> bottom of its pieces so far
+        starts: list[tuple[float, int]] = []
+        for box, col in inside:  # sorted by top
+            if col in lowest and box[1] >= lowest[col]:
+                starts.append((box[1], col))
+            lowest[col] = max(lowest.get(col, box[3]), box[3])
+        # Starts on one baseline (within a third of a line) from two columns or more.
+        cuts: list[float] = []
+        run: list[tuple[float, int]] = []
+        for start in [*sorted(starts), (float("inf"), -1)]:
+            if run and start[0] - run[-1][0] > 0.3 * size:
+                if len({c for _, c in run}) >= 2:
+                    cuts.append(run[0][0])
+                run = []
+            run.append(start)
+        if not cuts:
+            out.append((top, bottom))
+            continue
+        edges = [top, *cuts]
+        for a, b in itertools.pairwise([*edges, bottom + 1.0]):
+            # A row ends where its last piece ends, never past the next row's start.
+            end = max((bx[3] for bx, _ in inside if a <= bx[1] < b), default=b)
+            out.append((a, min(end, b - 0.1) if b <= bottom else end))
+    return out
 
 
 def _label_spans(
