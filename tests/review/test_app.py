@@ -345,3 +345,45 @@ def test_cli_refuses_public_bind_without_token(
     assert exit_info.value.code == ConfigError.exit_code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "JIXIAO_REVIEW_TOKEN" in err
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> dict[str, Any]:
+    """Run `jixiao review …` with uvicorn.run replaced, returning what it would serve."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from jixiao.cli import app as cli_app
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(app: Any, **kwargs: Any) -> None:
+        seen.update(kwargs, app=app)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    result = CliRunner().invoke(cli_app, ["review", *args])
+    assert result.exit_code == 0, result.output
+    seen["output"] = result.output
+    return seen
+
+
+def test_review_command_serves_loopback_without_token(
+    batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JIXIAO_REVIEW_TOKEN", raising=False)
+    seen = _serve(monkeypatch, ["--db", batch.url, "--port", "8123", "--reviewer", "ann"])
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    c = TestClient(seen["app"], base_url="http://127.0.0.1:8123")
+    assert c.get("/").status_code == 200
+    assert c.get("/", headers={"Host": "attacker.example"}).status_code == 400
+
+
+def test_review_command_on_a_public_address_requires_the_token(
+    batch: Batch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "s" * 24
+    monkeypatch.setenv("JIXIAO_REVIEW_TOKEN", token)
+    seen = _serve(monkeypatch, ["--db", batch.url, "--host", "0.0.0.0"])
+    assert seen["host"] == "0.0.0.0" and "?token=" in seen["output"] and token not in seen["output"]
+    c = TestClient(seen["app"], base_url="http://192.0.2.1:8000")
+    assert c.get("/").status_code == 401
+    assert c.get("/", headers={"X-Jixiao-Token": token}).status_code == 200
