@@ -8,14 +8,17 @@ form has one low-confidence value.
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pymupdf
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from jixiao.contract import (
     ExtractionResult,
@@ -134,8 +137,10 @@ class Batch:
     hostile_form: int | None
 
 
-def build_batch(folder: Path, count: int, *, hostile: bool = False) -> Batch:
-    url = f"sqlite:///{folder / 'review.db'}"
+def build_batch(
+    folder: Path, count: int, *, hostile: bool = False, url: str | None = None
+) -> Batch:
+    url = url or f"sqlite:///{folder / 'review.db'}"
     engine = db.open_db(url)
     run_id = db.start_run(engine, "layout")
     pdfs = []
@@ -182,3 +187,25 @@ def batch(batch_template: Batch, tmp_path: Path) -> Iterator[Batch]:
     made = replace(batch_template, url=url, engine=engine, folder=tmp_path)
     yield made
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema on the PostgreSQL of JIXIAO_TEST_POSTGRES_URL (as the store tests do):
+    skipped locally without it, a failure under CI=true."""
+    base = os.environ.get("JIXIAO_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but JIXIAO_TEST_POSTGRES_URL is not set")
+        pytest.skip("JIXIAO_TEST_POSTGRES_URL not set (set it to run the PostgreSQL variant)")
+    schema = f"r_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(db.database_url(base))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

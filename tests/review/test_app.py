@@ -208,6 +208,28 @@ def test_correction_survives_a_restart(batch: Batch) -> None:
     assert "EXEC_RATE_MISMATCH" not in flag_codes(state)
 
 
+def test_review_round_trip_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    from .conftest import build_batch
+
+    made = build_batch(tmp_path, 3, url=postgres_url)
+    try:
+        c = client(made)
+        assert _row_ids(c.get("/").text)[0] == str(made.error_form)
+        body = {"path": "funding[0].execution_rate", "action": "correct", "value": "95"}
+        assert "EXEC_RATE_MISMATCH" not in flag_codes(post(c, made.error_form, body).json())
+        state = post(c, made.error_form, {"path": "project_name", "action": "accept"}).json()
+        assert state["pending"] == 0 and state["next_form"] is not None
+    finally:
+        made.engine.dispose()
+    engine = db.open_db(postgres_url)
+    try:
+        app = create_app(engine, reviewer="t", threshold=THRESHOLD, csrf_token=CSRF)
+        state = TestClient(app).get(f"/api/forms/{made.error_form}").json()
+        assert field(state, "funding[0].execution_rate")["value"] == 95.0
+    finally:
+        engine.dispose()
+
+
 def test_accept_form_wrong_and_skip(batch: Batch) -> None:
     c = client(batch)
     form = batch.error_form

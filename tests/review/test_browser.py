@@ -33,8 +33,14 @@ FLAGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".jixiao" / "artifacts"
 
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-if not Path(CHROMIUM).exists() and os.environ.get("CI", "").lower() == "true":
+IN_CI = os.environ.get("CI", "").lower() == "true"
+try:
+    from playwright import sync_api as playwright_sync
+except ImportError:
+    if IN_CI:  # CI must run the browser test, never pass by leaving it out
+        raise
+    pytest.skip("playwright not installed (pip install -e '.[dev]')", allow_module_level=True)
+if not Path(CHROMIUM).exists() and IN_CI:
     pytest.fail("CI=true but /usr/bin/chromium is missing: apt-get install chromium")
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"
