@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from jixiao.review.app import LOOPBACK_HOSTS, create_app
 from jixiao.store import db
 
-from .conftest import THRESHOLD, build_batch
+from .conftest import HOSTILE, THRESHOLD, build_batch
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -86,10 +86,11 @@ def browser() -> Iterator[object]:
 
 
 def test_keyboard_only_review_of_a_20_form_batch(tmp_path: Path, browser: object) -> None:
-    batch = build_batch(tmp_path, 20)
+    batch = build_batch(tmp_path, 20, hostile=True)  # form 2's name is a <script>
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     try:
@@ -134,6 +135,10 @@ def test_keyboard_only_review_of_a_20_form_batch(tmp_path: Path, browser: object
                     page.locator("#message", has_text="queue is clear").wait_for()
             page.keyboard.press("u")
             page.wait_for_url(base + "/")
+            assert page.locator("#pending-forms").inner_text() == "0"
+            page.goto(f"{base}/forms/{batch.hostile_form}")
+            assert page.locator("#project-name").inner_text() == HOSTILE  # shown, not run
+            page.goto(base + "/")
             assert page.locator("#pending-forms").inner_text() == "0"
         batch.engine.dispose()
         # a restart (new engine, new app) keeps every decision
