@@ -409,3 +409,18 @@ def test_review_command_on_a_public_address_requires_the_token(
     c = TestClient(seen["app"], base_url="http://192.0.2.1:8000")
     assert c.get("/").status_code == 401
     assert c.get("/", headers={"X-Jixiao-Token": token}).status_code == 200
+
+
+def test_empty_database_static_and_favicon(tmp_path: Path) -> None:
+    engine = db.open_db(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        c = TestClient(create_app(engine, reviewer="t", threshold=THRESHOLD, csrf_token=CSRF))
+        r = c.get("/")
+        assert r.status_code == 200 and "no forms match" in r.text
+        assert c.get("/api/queue").json() == []
+        js = c.get("/static/review.js")
+        assert js.status_code == 200 and "textContent" in js.text and "innerHTML =" not in js.text
+        assert c.get("/static/../app.py").status_code == 404
+        assert c.get("/favicon.ico").status_code == 204
+    finally:
+        engine.dispose()
