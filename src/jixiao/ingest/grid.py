@@ -499,8 +499,13 @@ def _label_spans(
     spans: dict[tuple[int, int], tuple[int, int]] = {}
     n = len(bands)
     occupied: dict[int, list[int]] = defaultdict(list)
+    rightmost: dict[int, int] = {}
     for r, c in members:
         occupied[c].append(r)
+        rightmost[r] = max(rightmost.get(r, -1), c)
+    extents: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for (r, _), lines_in in members.items():
+        extents[r].append((min(ln.bbox[0] for ln in lines_in), max(ln.bbox[2] for ln in lines_in)))
     for c, rows in occupied.items():
         rows.sort()
         prev_end = -1
@@ -512,14 +517,35 @@ def _label_spans(
             centre = (min(ln.bbox[1] for ln in lines_in) + max(ln.bbox[3] for ln in lines_in)) / 2
             next_row = rows[k + 1] if k + 1 < len(rows) else n
             own = (bands[r][0] + bands[r][1]) / 2
-            best = (abs(centre - own), r, r)
-            for s in range(prev_end + 1, r + 1):
-                for e in range(r, next_row):
-                    mid = (bands[s][0] + bands[e][1]) / 2
-                    score = abs(centre - mid)
-                    if score < best[0] - 1.0:
-                        best = (score, s, e)
-            _, s, e = best
+            # A merged label's rows all hold cells right of it (the group it names); a row with
+            # nothing right of the column (a title, the row of another table part) ends a run.
+            lx0 = min(ln.bbox[0] for ln in lines_in)
+            lx1 = max(ln.bbox[2] for ln in lines_in)
+
+            def free(t: int, lx0: float = lx0, lx1: float = lx1, c: int = c) -> bool:
+                return rightmost.get(t, -1) > c and not any(
+                    x0 < lx1 and lx0 < x1 for x0, x1 in extents[t]
+                )
+
+            lo = r
+            while lo > prev_end + 1 and free(lo - 1):
+                lo -= 1
+            hi = r
+            while hi < next_row - 1 and free(hi + 1):
+                hi += 1
+            tried = [
+                (abs(centre - (bands[s][0] + bands[e][1]) / 2), s, e)
+                for s in range(lo, r + 1)
+                for e in range(r, hi + 1)
+            ]
+            least = min(abs(centre - own), *(t[0] for t in tried))
+            # Of the runs the label is centred on, the widest: a label that happens to sit on
+            # the middle row of its group is centred on that row too, and on the group.
+            _, s, e = max(
+                ((score, s, e) for score, s, e in tried if score <= least + 1.0),
+                key=lambda t: (t[2] - t[1], -t[0]),
+                default=(0.0, r, r),
+            )
             if (s, e) != (r, r):
                 spans[(r, c)] = (s, e)
             prev_end = e
