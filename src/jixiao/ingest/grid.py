@@ -286,6 +286,7 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
             seps[-1][1] = min(seps[-1][1], hi)
         else:
             seps.append([lo, hi])
+    _narrow_to_body(seps, [ln for row in block for ln in row])
     x0 = min(ln.bbox[0] for row in block for ln in row)
     x1 = max(ln.bbox[2] for row in block for ln in row)
     xs = [x0] + [(lo + hi) / 2 for lo, hi in seps] + [x1]
@@ -354,6 +355,23 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
         col_bounds=xs,
         page_bboxes={page.number: (x0, top, x1, bottom)},
     )
+
+
+def _narrow_to_body(seps: list[list[float]], lines: list[TextLine]) -> None:
+    """Shrink each separator gap to the whitespace no line crosses into: a gap seen only
+    between a centred header and its neighbour can reach over the left edge of the column's
+    body text (a left-aligned name under a centred 三级指标), and its middle would then cut
+    the body into the column before. A line that starts inside a gap and runs on past it
+    moves the gap's right end to its start (and one that ends inside it, the left end); a line
+    over the whole gap spans columns and says nothing."""
+    for ln in lines:
+        lx0, lx1 = ln.bbox[0], ln.bbox[2]
+        for sep in seps:
+            lo, hi = sep
+            if lo < lx0 < hi < lx1 and lx0 - lo >= MIN_CELL:
+                sep[1] = lx0
+            elif lx0 < lo < lx1 < hi and hi - lx1 >= MIN_CELL:
+                sep[0] = lx1
 
 
 def _unit_box(unit: list[TextLine]) -> BBox:
