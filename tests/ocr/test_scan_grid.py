@@ -92,3 +92,36 @@ def test_grid_from_a_rendered_scan_equals_the_ruled_grid(form_pair: tuple[Path, 
             assert got == expected, f"page {number + 1}"
     finally:
         doc.close()
+
+
+def _page(number: int, xs: list[float]) -> PageLayout:
+    from jixiao.ingest.model import Ruling, TextLine
+
+    rulings = [Ruling(x, 100.0, x, 400.0) for x in xs]
+    rulings.append(Ruling(xs[0], 100.0, xs[-1], 100.0))
+    lines = [TextLine(text="值", bbox=(xs[0] + 5, 110.0, xs[0] + 20, 120.0))]
+    return PageLayout(
+        number=number,
+        width=595,
+        height=842,
+        rotation=0,
+        kind="image_only",
+        lines=lines,
+        rulings=rulings,
+    )
+
+
+def test_a_continued_scan_page_is_shifted_onto_the_previous_columns() -> None:
+    from jixiao.ingest.ocr import align_to_previous_page
+
+    previous = _page(1, [50.0, 150.0, 300.0, 500.0])
+    page = _page(2, [54.6, 154.4, 304.5, 504.5])
+    dx = align_to_previous_page(page, previous)
+    assert abs(dx + 4.5) < 0.15
+    verticals = sorted(r.x0 for r in page.rulings if not r.horizontal)
+    assert all(abs(a - b) < 0.2 for a, b in zip(verticals, [50, 150, 300, 500], strict=True))
+    assert abs(page.lines[0].bbox[0] - 55.0) < 0.2
+    # a different table (other columns) is left where it is
+    other = _page(2, [80.0, 230.0, 420.0, 560.0])
+    assert align_to_previous_page(other, previous) == 0.0
+    assert sorted(r.x0 for r in other.rulings if not r.horizontal)[0] == 80.0

@@ -63,7 +63,7 @@ class OcrOptions(BaseModel):
     enabled: bool = True
     language: str = "chi_sim"  # Tesseract model(s) for text cells, e.g. "chi_sim+eng"
     numeric_language: str = "eng"  # re-read of cells that look like a bare number; "" = off
-    numeric_whitelist: str = "0123456789.,-%<>"
+    numeric_whitelist: str = "0123456789.,-%<>="
     dpi: int = Field(default=300, ge=100, le=600)  # 72 dpi is far too low for CJK
     psm: int = Field(default=6, ge=3, le=13)  # text cells: one uniform block
     numeric_psm: int = Field(default=7, ge=3, le=13)  # numbers: a single line
@@ -254,7 +254,12 @@ def normalize_numeric(text: str) -> str:
         elif ch in "Il|" and near_digit:
             ch = "1"
         out.append(ch)
-    return "".join(out)
+    text = "".join(out)
+    if text.count(".") > 1:
+        # "1.327.77": a comma read as a point; only the last point is the decimal one.
+        head, _, tail = text.rpartition(".")
+        text = head.replace(".", ",") + "." + tail
+    return text
 
 
 def _join_words(words: list[str]) -> str:
@@ -428,12 +433,7 @@ def _read_region(
             whitelist=options.numeric_whitelist,
         )
         again = _lines_from_words(digits, crop.origin, scale, numeric=True)
-        # The digit model with a whitelist wins unless it is much less sure.
-        if (
-            len(again) == 1
-            and looks_numeric(again[0].text)
-            and again[0].confidence >= line.confidence - 0.1
-        ):
+        if len(again) == 1 and _prefer_digit_reading(line, again[0]):
             if body is not crop.image or op:
                 again[0].text = op + again[0].text.lstrip("<>=≥≤~,.")
             again[0].bbox = line.bbox
@@ -446,6 +446,24 @@ def _read_region(
 _UNIT_PERCENT = re.compile(
     r"[(（](?:9%0?|%0|9%|96)[)）]$"
 )  # "(%)" as the Chinese model misreads it
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _prefer_digit_reading(text_read: OcrLine, digit_read: OcrLine) -> bool:
+    """Whether the whitelisted digit model's reading of a number beats the Chinese model's.
+    Same digits: yes (its separators are the better ones). Fewer digits: it dropped one
+    ("1,327.77" → "327.77"), unless it is clearly surer. Else: unless it is much less sure."""
+    if not looks_numeric(digit_read.text):
+        return False
+    ours, theirs = _digits(digit_read.text), _digits(normalize_numeric(text_read.text))
+    if ours == theirs:
+        return True
+    if len(ours) < len(theirs):
+        return digit_read.confidence >= text_read.confidence + 0.1
+    return digit_read.confidence >= text_read.confidence - 0.1
 
 
 def _after_first_glyph(image: Grey) -> Grey | None:
@@ -587,12 +605,70 @@ def ocr_document(
                     out[layout.number] = ocr_page(
                         doc[layout.number - 1], layout, text_engine, number_engine, options
                     )
+                    if layout.number > 1:
+                        dx = align_to_previous_page(layout, document.pages[layout.number - 2])
+                        for line in out[layout.number].lines:
+                            x0, y0, x1, y1 = line.bbox
+                            line.bbox = (x0 + dx, y0, x1 + dx, y1)
             finally:
                 if number_engine is not None:
                     number_engine.close()
     finally:
         doc.close()
     return out
+
+
+ALIGN_MAX_PT = 10.0  # a sheet lies at most this far off-centre on the scanner glass
+ALIGN_TOLERANCE_PT = 1.5
+ALIGN_MIN_SPAN_PT = 40.0  # only table lines count, not glyph strokes
+
+
+def _column_lines(page: PageLayout) -> list[float]:
+    return sorted(
+        {
+            round(r.x0, 1)
+            for r in page.rulings
+            if not r.horizontal and r.y1 - r.y0 >= ALIGN_MIN_SPAN_PT
+        }
+    )
+
+
+def align_to_previous_page(page: PageLayout, previous: PageLayout) -> float:
+    """Shift a scanned page sideways onto the previous page's table columns.
+
+    Each sheet lies a little off-centre on the glass, so a table continued on the next page has
+    its column lines a few points off, and grid.py (which joins a continued table by equal
+    column boundaries) would start a new table without its header. When most of this page's
+    column lines sit at one common offset from the previous page's, the page's rulings and
+    lines are moved by it. Returns the shift in points (0.0: none)."""
+    ours, theirs = _column_lines(page), _column_lines(previous)
+    if len(ours) < 3 or len(theirs) < 3:
+        return 0.0
+    best_dx, best_hits = 0.0, 0
+    for a in theirs:
+        for b in ours:
+            dx = a - b
+            if abs(dx) > ALIGN_MAX_PT:
+                continue
+            hits = sum(any(abs(x + dx - t) <= ALIGN_TOLERANCE_PT for t in theirs) for x in ours)
+            if hits > best_hits or (hits == best_hits and abs(dx) < abs(best_dx)):
+                best_dx, best_hits = dx, hits
+    if best_hits < max(3, 0.6 * len(ours)) or abs(best_dx) < 0.3:
+        return 0.0
+    # Refine to the mean offset of the matched lines.
+    pairs = []
+    for x in ours:
+        nearest = min(theirs, key=lambda t: abs(x + best_dx - t))
+        if abs(x + best_dx - nearest) <= ALIGN_TOLERANCE_PT:
+            pairs.append(nearest - x)
+    dx = sum(pairs) / len(pairs)
+    for r in page.rulings:
+        r.x0 += dx
+        r.x1 += dx
+    for ln in page.lines:
+        x0, y0, x1, y1 = ln.bbox
+        ln.bbox = (x0 + dx, y0, x1 + dx, y1)
+    return dx
 
 
 def apply_confidence(grids: list[Grid], pages: dict[int, OcrPage]) -> None:
