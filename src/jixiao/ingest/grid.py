@@ -291,11 +291,12 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
     x1 = max(ln.bbox[2] for row in block for ln in row)
     xs = [x0] + [(lo + hi) / 2 for lo, hi in seps] + [x1]
     xs = [x for i, x in enumerate(xs) if i == 0 or x - xs[i - 1] >= MIN_CELL]
+    all_lines = [ln for row in block for ln in row]
+    size = statistics.median(ln.bbox[3] - ln.bbox[1] for ln in all_lines)
+    xs = _split_stacked_columns(xs, all_lines, size)
     n_cols = len(xs) - 1
     if n_cols < 2:
         return None
-    all_lines = [ln for row in block for ln in row]
-    size = statistics.median(ln.bbox[3] - ln.bbox[1] for ln in all_lines)
 
     def col_of(ln: TextLine) -> int:
         return max(0, min(bisect_right(xs, ln.bbox[0] + 0.5) - 1, n_cols - 1))
@@ -355,6 +356,34 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
         col_bounds=xs,
         page_bboxes={page.number: (x0, top, x1, bottom)},
     )
+
+
+def _split_stacked_columns(xs: list[float], lines: list[TextLine], size: float) -> list[float]:
+    """Add separators inside columns whose text stands in two or more stacks that no line
+    joins: columns seen on no common baseline (a 一级 label column and a 二级 one whose labels
+    never share a row) get no separator from gaps between neighbours on a line."""
+    n_cols = len(xs) - 1
+    by_col: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
+    for ln in lines:
+        c0 = max(0, min(bisect_right(xs, ln.bbox[0] + 0.5) - 1, n_cols - 1))
+        c1 = max(0, min(bisect_right(xs, ln.bbox[2] - 0.5) - 1, n_cols - 1))
+        if c0 == c1:
+            by_col[c0].append((ln.bbox[0], ln.bbox[2], len(ln.text.strip())))
+    added: list[float] = []
+    for pieces in by_col.values():
+        pieces.sort()
+        stacks: list[list[tuple[float, float, int]]] = []
+        for piece in pieces:
+            if stacks and piece[0] < max(p[1] for p in stacks[-1]) + 0.5 * size:
+                stacks[-1].append(piece)
+            else:
+                stacks.append([piece])
+        # Both sides must be a stack (two lines, one of two characters or more): a lone '-' set
+        # off from right-aligned numbers is no column.
+        for a, b in itertools.pairwise(stacks):
+            if all(len(st) >= 2 and max(p[2] for p in st) >= 2 for st in (a, b)):
+                added.append((max(p[1] for p in a) + b[0][0]) / 2)
+    return sorted(xs + added)
 
 
 def _narrow_to_body(seps: list[list[float]], lines: list[TextLine]) -> None:
@@ -510,64 +539,120 @@ def _label_spans(
 ) -> dict[tuple[int, int], tuple[int, int]]:
     """Rows spanned by labels centred over several rows (merged cells drawn without borders).
 
-    A label whose centre lies clearly nearer the middle of a run of rows that are empty in its
-    column than the middle of its own row spans that run; the cell moves to the run's first
-    row. (Forcing every label's run to start right after the previous label's was tried and
-    measured worse on synthetic forms: labels centred on their middle row stay there.)"""
-    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    Each short label may span a run of rows around its own that are empty under it and hold
+    cells right of it (the group it names), if it is centred on that run. Centring alone is
+    ambiguous where rows are of equal height (a label on the middle row of its group is
+    centred on the row, the group, and a wider run), so the runs of one column's labels are
+    chosen together: neighbouring groups meet (one group ends where the next begins), then
+    the widest. The cell moves to its run's first row."""
     n = len(bands)
     occupied: dict[int, list[int]] = defaultdict(list)
     rightmost: dict[int, int] = {}
-    for r, c in members:
+    extents: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for (r, c), lines_in in members.items():
         occupied[c].append(r)
         rightmost[r] = max(rightmost.get(r, -1), c)
-    extents: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for (r, _), lines_in in members.items():
         extents[r].append((min(ln.bbox[0] for ln in lines_in), max(ln.bbox[2] for ln in lines_in)))
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
     for c, rows in occupied.items():
         rows.sort()
-        prev_end = -1
-        for k, r in enumerate(rows):
-            lines_in = members[(r, c)]
-            if not _short_label(lines_in):
-                prev_end = r
-                continue
-            centre = (min(ln.bbox[1] for ln in lines_in) + max(ln.bbox[3] for ln in lines_in)) / 2
-            next_row = rows[k + 1] if k + 1 < len(rows) else n
-            own = (bands[r][0] + bands[r][1]) / 2
-            # A merged label's rows all hold cells right of it (the group it names); a row with
-            # nothing right of the column (a title, the row of another table part) ends a run.
-            lx0 = min(ln.bbox[0] for ln in lines_in)
-            lx1 = max(ln.bbox[2] for ln in lines_in)
-
-            def free(t: int, lx0: float = lx0, lx1: float = lx1, c: int = c) -> bool:
-                return rightmost.get(t, -1) > c and not any(
-                    x0 < lx1 and lx0 < x1 for x0, x1 in extents[t]
-                )
-
-            lo = r
-            while lo > prev_end + 1 and free(lo - 1):
-                lo -= 1
-            hi = r
-            while hi < next_row - 1 and free(hi + 1):
-                hi += 1
-            tried = [
-                (abs(centre - (bands[s][0] + bands[e][1]) / 2), s, e)
-                for s in range(lo, r + 1)
-                for e in range(r, hi + 1)
-            ]
-            least = min(abs(centre - own), *(t[0] for t in tried))
-            # Of the runs the label is centred on, the widest: a label that happens to sit on
-            # the middle row of its group is centred on that row too, and on the group.
-            _, s, e = max(
-                ((score, s, e) for score, s, e in tried if score <= least + 1.0),
-                key=lambda t: (t[2] - t[1], -t[0]),
-                default=(0.0, r, r),
-            )
+        options = [
+            _span_options(members[(r, c)], r, c, rows, k, n, bands, rightmost, extents)
+            for k, r in enumerate(rows)
+        ]
+        for r, (s, e) in zip(rows, _meeting_runs(options), strict=True):
             if (s, e) != (r, r):
                 spans[(r, c)] = (s, e)
-            prev_end = e
     return spans
+
+
+Run = tuple[int, int, float, bool]  # first row, last row, distance from centre, centred
+
+
+def _span_options(
+    lines_in: list[TextLine],
+    r: int,
+    c: int,
+    rows: list[int],
+    k: int,
+    n: int,
+    bands: list[tuple[float, float]],
+    rightmost: dict[int, int],
+    extents: dict[int, list[tuple[float, float]]],
+) -> list[Run]:
+    """The runs of rows a label at row r of column c may span: its own row, and the runs it
+    is centred on (within a point of the best)."""
+    if not _short_label(lines_in):
+        return [(r, r, 0.0, True)]  # long text is a cell's content, never a merged label
+    centre = (min(ln.bbox[1] for ln in lines_in) + max(ln.bbox[3] for ln in lines_in)) / 2
+    lx0 = min(ln.bbox[0] for ln in lines_in)
+    lx1 = max(ln.bbox[2] for ln in lines_in)
+
+    def free(t: int) -> bool:
+        # A merged label's rows hold cells right of it and nothing under it; a row with
+        # nothing right of the column (a title, another part of the table) ends the run.
+        return rightmost.get(t, -1) > c and not any(x0 < lx1 and lx0 < x1 for x0, x1 in extents[t])
+
+    first = rows[k - 1] + 1 if k > 0 else 0
+    last = rows[k + 1] - 1 if k + 1 < len(rows) else n - 1
+    lo = r
+    while lo > first and free(lo - 1):
+        lo -= 1
+    hi = r
+    while hi < last and free(hi + 1):
+        hi += 1
+    tried = [
+        (s, e, abs(centre - (bands[s][0] + bands[e][1]) / 2))
+        for s in range(lo, r + 1)
+        for e in range(r, hi + 1)
+    ]
+    least = min(t[2] for t in tried)
+    out = [(s, e, d, True) for s, e, d in tried if d <= least + 1.0]
+    if not any(s == e == r for s, e, _, _ in out):
+        out.append((r, r, abs(centre - (bands[r][0] + bands[r][1]) / 2), False))
+    return out
+
+
+def _meeting_runs(options: list[list[Run]]) -> list[tuple[int, int]]:
+    """One run per label, in order and not overlapping: fewest labels off their centre, then
+    most neighbouring runs that meet, then the widest, then the closest to centre."""
+    # best[j] = (cost, choice of the previous label) for option j of the current label
+    Cost = tuple[int, int, int, float]
+    table: list[list[tuple[Cost, int]]] = []
+    for k, opts in enumerate(options):
+        row: list[tuple[Cost, int]] = []
+        for s, e, dist, centred in opts:
+            own: Cost = (0 if centred else 1, 0, -(e - s), dist)
+            if k == 0:
+                row.append((own, -1))
+                continue
+            best: tuple[Cost, int] | None = None
+            for j, (_, pe, _, _) in enumerate(options[k - 1]):
+                if pe >= s:
+                    continue
+                prev = table[k - 1][j][0]
+                cost = (
+                    prev[0] + own[0],
+                    prev[1] + (0 if pe + 1 == s else 1),
+                    prev[2] + own[2],
+                    prev[3] + own[3],
+                )
+                if best is None or cost < best[0]:
+                    best = (cost, j)
+            # no earlier choice fits (cannot happen while own rows are options): start afresh
+            row.append(best if best is not None else ((own[0] + 9, 9, own[2], own[3]), -1))
+        table.append(row)
+    if not table:
+        return []
+    pick = min(range(len(table[-1])), key=lambda j: table[-1][j][0])
+    chosen: list[tuple[int, int]] = []
+    for k in range(len(options) - 1, -1, -1):
+        s, e, _, _ = options[k][pick]
+        chosen.append((s, e))
+        pick = table[k][pick][1]
+        if pick < 0 and k > 0:
+            pick = 0
+    return chosen[::-1]
 
 
 def page_grids(page: PageLayout) -> list[Grid]:
@@ -636,6 +721,53 @@ def _edge_bounds(grid: Grid, page: int, first: bool) -> list[float]:
     return sorted(xs)
 
 
+def _edge_rows(grid: Grid, page: int, first: bool, count: int = 2) -> list[Cell]:
+    """The cells of the grid's first (or last) `count` rows on a page that hold three cells
+    or more (rows of columns, not one wide text)."""
+    by_row: dict[int, list[Cell]] = defaultdict(list)
+    for c in grid.cells:
+        if c.page == page:
+            by_row[c.row].append(c)
+    rows = sorted(r for r, cells in by_row.items() if len(cells) >= 3)
+    return [c for r in (rows[:count] if first else rows[-count:]) for c in by_row[r]]
+
+
+def _gaps(cells: list[Cell]) -> list[tuple[float, float]]:
+    """The gaps between neighbouring cells of each row."""
+    by_row: dict[int, list[Cell]] = defaultdict(list)
+    for c in cells:
+        by_row[c.row].append(c)
+    gaps: list[tuple[float, float]] = []
+    for row in by_row.values():
+        row.sort(key=lambda c: c.bbox[0])
+        gaps += [
+            (a.bbox[2], b.bbox[0]) for a, b in itertools.pairwise(row) if b.bbox[0] > a.bbox[2]
+        ]
+    return gaps
+
+
+def _in_whitespace(xs: list[float], cells: list[Cell]) -> bool:
+    """True when no x cuts through the text of a cell, and there are cells and xs to tell."""
+    return (
+        len(xs) >= 2
+        and len(cells) >= 3
+        and not any(c.bbox[0] + 1.0 < x < c.bbox[2] - 1.0 for x in xs for c in cells)
+    )
+
+
+def _gaps_open(gaps: list[tuple[float, float]], cells: list[Cell]) -> bool:
+    """True when some whitespace of each gap is left open by the cells' text."""
+    for lo, hi in gaps:
+        cursor = lo
+        for x0, x1 in sorted((c.bbox[0], c.bbox[2]) for c in cells):
+            if x0 > cursor + 1.0:
+                break
+            cursor = max(cursor, x1)
+        if cursor >= hi - 1.0:
+            return False
+    return bool(gaps) and len(cells) >= 3
+
+
 def _same_bounds(a: list[float], b: list[float]) -> bool:
     return (
         len(a) == len(b)
@@ -660,7 +792,16 @@ def _continues(prev: Grid, grid: Grid, by_page: dict[int, PageLayout]) -> bool:
         # Borderless: the continuation's column separators must be among the table's own.
         inner = grid.col_bounds[1:-1]
         known = prev.col_bounds[1:-1]
-        return len(inner) >= 2 and all(any(abs(x - k) <= 2 * MATCH_X for k in known) for x in inner)
+        if len(inner) < 2:
+            return False
+        if all(any(abs(x - k) <= 2 * MATCH_X for k in known) for x in inner):
+            return True
+        # The table's upper part (funding rows) may add separators of its own that move the
+        # shared ones; then compare with the rows just before the break: every separator of
+        # the continuation falls in their whitespace, and theirs in the continuation's.
+        tail_cells = _edge_rows(prev, last_page, first=False)
+        head_cells = _edge_rows(grid, page, first=True)
+        return _in_whitespace(inner, tail_cells) and _gaps_open(_gaps(tail_cells), head_cells)
     tail = _edge_bounds(prev, last_page, first=False)
     head = _edge_bounds(grid, page, first=True)
     if _same_bounds(tail, head):
