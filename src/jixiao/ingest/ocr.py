@@ -397,6 +397,10 @@ def _read_region(
             return [OcrLine("-", bbox, 0.5)]
         return []
     if len(lines) != 1:
+        # A wrapped value ("≥14.00(万立方" / "米)"): only its sign is put right.
+        first = lines[0]
+        if first.text[0] in "<>" and _comparison_has_bar(crop.image):
+            first.text = ("≥" if first.text[0] == ">" else "≤") + first.text[1:]
         return lines
     line = lines[0]
     body = crop.image
