@@ -309,11 +309,14 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
     kept = [u for k, u in enumerate(units) if k not in bridges]
     bands = _split_bands(_row_bands(kept), kept, col_of, size)
     members: dict[tuple[int, int], list[TextLine]] = defaultdict(list)
+    band_tops = [b[0] for b in bands]
     for unit in units:
         _, y0, _, y1 = _unit_box(unit)
         cy = (y0 + y1) / 2
+        # bands are ordered and disjoint: the one holding cy, else the nearer neighbour
+        near = bisect_right(band_tops, cy) - 1
         band = min(
-            range(len(bands)),
+            (k for k in (near - 1, near, near + 1) if 0 <= k < len(bands)),
             key=lambda k: (
                 0.0
                 if bands[k][0] <= cy <= bands[k][1]
@@ -373,11 +376,14 @@ def _split_stacked_columns(xs: list[float], lines: list[TextLine], size: float) 
     for pieces in by_col.values():
         pieces.sort()
         stacks: list[list[tuple[float, float, int]]] = []
+        right = 0.0
         for piece in pieces:
-            if stacks and piece[0] < max(p[1] for p in stacks[-1]) + 0.5 * size:
+            if stacks and piece[0] < right + 0.5 * size:
                 stacks[-1].append(piece)
+                right = max(right, piece[1])
             else:
                 stacks.append([piece])
+                right = piece[1]
         # Both sides must be a stack (two lines, one of two characters or more): a lone '-' set
         # off from right-aligned numbers is no column.
         for a, b in itertools.pairwise(stacks):
@@ -503,10 +509,14 @@ def _split_bands(
     gap between two rows, so their bands merge. A new row starts where at least two columns
     start a new piece of text, each below an earlier piece in the same column, on one baseline
     (the numbers of the next row)."""
-    boxes = sorted((_unit_box(u), min(col_of(ln) for ln in u)) for u in units)
+    boxes = sorted(
+        ((_unit_box(u), min(col_of(ln) for ln in u)) for u in units), key=lambda bc: bc[0][1]
+    )
+    tops = [b[1] for b, _ in boxes]
     out: list[tuple[float, float]] = []
     for top, bottom in bands:
-        inside = [(b, c) for b, c in boxes if top - 0.5 <= b[1] and b[3] <= bottom + 0.5]
+        lo, hi = bisect_left(tops, top - 0.5), bisect_right(tops, bottom + 0.5)
+        inside = [(b, c) for b, c in boxes[lo:hi] if b[3] <= bottom + 0.5]
         lowest: dict[int, float] = {}  # column -> bottom of its pieces so far
         starts: list[tuple[float, int]] = []
         for box, col in inside:  # sorted by top
