@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jixiao.ingest.grid import build_grids, join_text
-from jixiao.ingest.model import Grid
+from jixiao.ingest.model import Cell, Grid, PageLayout, TextLine
 from jixiao.ingest.pdf import open_document
 
 
@@ -88,3 +88,80 @@ def test_borderless_table_columns_from_alignment(pdfs: dict[str, Path]) -> None:
     value = _find(grid, "9,838.67")
     assert budget.col <= value.col < budget.col + budget.colspan
     assert _find(grid, "部分高频办事服务由于国家部委将服务入口回收，导致该部分服务缺失")
+
+
+# Borderless tables from hand-placed text lines, in a geometry of their own (10-point lines,
+# columns where our renderer puts none), so the rules are held to structure, not coordinates.
+
+
+def _line(text: str, x: float, y: float) -> TextLine:
+    return TextLine(text=text, bbox=(x, y, x + 10.0 * len(text), y + 10.0))
+
+
+def _page(lines: list[TextLine]) -> PageLayout:
+    return PageLayout(number=1, width=600, height=800, rotation=0, kind="text", lines=lines)
+
+
+def _cell(grid: Grid, text: str) -> Cell:
+    return next(c for c in grid.cells if c.text == text)
+
+
+def test_borderless_rows_bridged_by_a_wrapped_cell_are_split() -> None:
+    """A long reason wrapped onto three lines reaches into the next row's baseline band; the
+    next row still starts where the name and number columns start new text."""
+    lines = [
+        _line("三级指标", 50, 80),
+        _line("指标值", 140, 80),
+        _line("分值", 230, 80),
+        _line("得分", 280, 80),
+        _line("偏差原因", 330, 80),
+        _line("驻场人数", 50, 100),
+        _line("项目组人员离职等原", 330, 100),
+        _line("因，驻场团队存在不", 330, 110.5),
+        _line("稳定情况。", 330, 121),
+        _line("≥6.00", 140, 100),
+        _line("(人)", 140, 110.5),
+        _line("5.00", 230, 100),
+        _line("5.00", 280, 100),
+        _line("应急演练", 50, 118),
+        _line("8.00", 230, 118),
+        _line("7.50", 280, 118),
+    ]
+    (grid,) = build_grids([_page(lines)])
+    first, second = _cell(grid, "驻场人数"), _cell(grid, "应急演练")
+    assert second.row == first.row + 1
+    assert _cell(grid, "8.00").row == second.row and _cell(grid, "7.50").row == second.row
+    target = next(c for c in grid.cells if c.text.startswith("≥6.00"))
+    assert target.text.endswith("(人)") and target.row == first.row
+    reason = next(c for c in grid.cells if c.text.startswith("项目组"))
+    assert reason.row == first.row and reason.text.endswith("稳定情况。")
+
+
+def test_borderless_merged_labels_span_their_groups() -> None:
+    """一级 labels centred on their groups: one on the middle of three equal rows (centred on
+    that row too), one between two rows; 二级 labels never share a baseline with a 一级 one,
+    so their column is told apart by the stacks of text, not by a gap on one line."""
+    lines = [
+        _line("一级指标", 0, 80),
+        _line("二级指标", 60, 80),
+        _line("三级指标", 120, 80),
+        _line("分值", 220, 80),
+        _line("产出指标", 0, 120),
+        _line("数量指标", 60, 100),
+        _line("甲项", 120, 100),
+        _line("乙项", 120, 120),
+        _line("丙项", 120, 140),
+        _line("效益指标", 0, 170),
+        _line("社会效益", 60, 160),
+        _line("丁项", 120, 160),
+        _line("戊项", 120, 180),
+    ]
+    for k, y in enumerate((100, 120, 140, 160, 180)):
+        lines.append(_line(f"{k + 1}.00", 220, y))
+    (grid,) = build_grids([_page(lines)])
+    output, benefit = _cell(grid, "产出指标"), _cell(grid, "效益指标")
+    first = _cell(grid, "甲项").row
+    assert (output.row, output.rowspan) == (first, 3)
+    assert (benefit.row, benefit.rowspan) == (first + 3, 2)
+    assert _cell(grid, "数量指标").col > output.col
+    assert _cell(grid, "社会效益").col == _cell(grid, "数量指标").col
