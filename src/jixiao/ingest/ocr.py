@@ -429,7 +429,13 @@ def _read_region(
                 line.text = op + line.text[1:]
         else:
             line.text = op + line.text[1:]
-    if number_engine is not None and looks_numeric(line.text):
+    # A short, unsure reading may be a number the Chinese model garbled ("2.25" → "2汉5",
+    # "1.17" → "这"): the digit model gets a say too, and wins only when it is sure.
+    garbled = len(line.text) <= 12 and (
+        line.confidence < 0.75
+        or (len(line.text) <= 8 and len(_digits(line.text)) >= 2 and _CJK.search(line.text))
+    )
+    if number_engine is not None and (looks_numeric(line.text) or garbled):
         digits = number_engine.read(
             body,
             psm=options.numeric_psm,
@@ -462,6 +468,8 @@ def _prefer_digit_reading(text_read: OcrLine, digit_read: OcrLine) -> bool:
     ("1,327.77" → "327.77"), unless it is clearly surer. Else: unless it is much less sure."""
     if not looks_numeric(digit_read.text):
         return False
+    if not looks_numeric(text_read.text):
+        return digit_read.confidence >= max(0.85, text_read.confidence + 0.1)
     ours, theirs = _digits(digit_read.text), _digits(normalize_numeric(text_read.text))
     if ours == theirs:
         return True
