@@ -366,12 +366,19 @@ def _split_stacked_columns(xs: list[float], lines: list[TextLine], size: float) 
     joins: columns seen on no common baseline (a 一级 label column and a 二级 one whose labels
     never share a row) get no separator from gaps between neighbours on a line."""
     n_cols = len(xs) - 1
-    by_col: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
+    spans = []
     for ln in lines:
         c0 = max(0, min(bisect_right(xs, ln.bbox[0] + 0.5) - 1, n_cols - 1))
         c1 = max(0, min(bisect_right(xs, ln.bbox[2] - 0.5) - 1, n_cols - 1))
+        spans.append((ln, c0, c1))
+    # Parts of one table may stand on different columns (funding rows above the indicators):
+    # look for stacks within each part, parts being cut at text that spans three columns.
+    cuts = sorted(ln.bbox[1] for ln, c0, c1 in spans if c1 - c0 >= 2)
+    by_col: dict[tuple[int, int], list[tuple[float, float, int]]] = defaultdict(list)
+    for ln, c0, c1 in spans:
         if c0 == c1:
-            by_col[c0].append((ln.bbox[0], ln.bbox[2], len(ln.text.strip())))
+            part = bisect_right(cuts, ln.bbox[1])
+            by_col[(part, c0)].append((ln.bbox[0], ln.bbox[2], len(ln.text.strip())))
     added: list[float] = []
     for pieces in by_col.values():
         pieces.sort()
