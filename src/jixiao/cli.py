@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -25,7 +26,9 @@ app.add_typer(schema_app, name="schema")
 
 @schema_app.command("export")
 def schema_export(
-    out_dir: Path = typer.Option(Path("schemas"), "--out", "-o", help="Folder to write to."),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write to.")] = Path(
+        "schemas"
+    ),
 ) -> None:
     """Write schemas/<Model>.schema.json for every contract model."""
     from jixiao.contract import CONTRACT_MODELS

@@ -46,7 +46,9 @@ class Indicator(_Strict):
     actual_text: str | None = Field(None, description="实际完成值 as printed")
     weight: float | None = Field(None, description="分值 / 权重")
     score: float | None = Field(None, description="得分")
-    deviation_reason: str | None = Field(None, description="偏差原因分析及改进措施; null when empty")
+    deviation_reason: str | None = Field(
+        None, description="偏差原因分析及改进措施; null when empty"
+    )
 
 
 class FormRecord(_Strict):
@@ -79,9 +81,7 @@ class FieldProvenance(_Strict):
     signals: dict[str, float] = Field(
         default_factory=dict, description="The checkable signals behind the confidence"
     )
-    alternative: Any = Field(
-        None, description="The other extractor's value when the two disagreed"
-    )
+    alternative: Any = Field(None, description="The other extractor's value when the two disagreed")
 
 
 class Flag(_Strict):

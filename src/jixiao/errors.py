@@ -58,7 +58,10 @@ class EmptyPdf(JixiaoError):
 class NoFormFound(JixiaoError):
     exit_code = 8
     reason = "no 项目支出绩效自评表 found in this PDF"
-    hint = "check that the file holds a project self-evaluation form (`jixiao inspect` shows what was found)"
+    hint = (
+        "check that the file holds a project self-evaluation form "
+        "(`jixiao inspect` shows what was found)"
+    )
 
 
 class TooManyPages(JixiaoError):
