@@ -239,3 +239,22 @@ def test_ocr_confidence_of_the_cited_cell_becomes_a_signal_and_lowers_confidence
     plain = reconcile(output(consistent_record(), "layout"), None)
     scanned = reconcile(lay, None)
     assert scanned.fields["total_score"].confidence < plain.fields["total_score"].confidence
+
+
+def test_the_llm_side_ungrounded_findings_become_info_once_layout_fills_the_field() -> None:
+    llm_rec = consistent_record()
+    llm_rec.project_name = None  # the LLM cited a cell that does not print its answer
+    llm = output(llm_rec, "llm")
+    llm.flags.append(
+        Flag(
+            code="EXTRACTION_UNGROUNDED",
+            severity="warning",
+            origin="extraction",
+            fields=["project_name"],
+            message="the LLM cited a value the source does not show; left empty",
+        )
+    )
+    out = reconcile(output(consistent_record(), "layout"), llm)
+    assert out.record.project_name == consistent_record().project_name
+    ungrounded = [f for f in out.flags if f.code == "EXTRACTION_UNGROUNDED"]
+    assert [f.severity for f in ungrounded] == ["info"]

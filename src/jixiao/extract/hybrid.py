@@ -34,6 +34,7 @@ from jixiao.ingest.model import FormRegion, LayoutText
 EXTRACTOR_NAME = "hybrid"
 UNRESOLVED_CODE = "HYBRID_UNRESOLVED"
 LLM_UNAVAILABLE_CODE = "HYBRID_LLM_UNAVAILABLE"
+LLM_UNGROUNDED_CODE = "EXTRACTION_UNGROUNDED"
 AGREED = "llm+layout"
 
 SCALARS = (
@@ -414,7 +415,15 @@ def reconcile(
     lay_rows_map = {name: maps[0] for name, maps in row_maps.items()}
     llm_rows_map = {name: maps[1] for name, maps in row_maps.items()}
     flags.extend(_remap(f, lay_rows_map) for f in layout.flags)
-    flags.extend(_remap(f, llm_rows_map) for f in llm.flags)
+    # The LLM's own "ungrounded" findings are about answers hybrid has already discarded (an
+    # ungrounded value is null and loses to layout; a field neither side can fill gets
+    # HYBRID_UNRESOLVED), so they stay as diagnostics, not warnings a reviewer must clear.
+    flags.extend(
+        _remap(f, llm_rows_map).model_copy(update={"severity": "info"})
+        if f.code == LLM_UNGROUNDED_CODE
+        else _remap(f, llm_rows_map)
+        for f in llm.flags
+    )
     fields = apply_confidence(record, fields, check(record))
     return ExtractorOutput(
         record=record,
