@@ -305,6 +305,33 @@ def draw_central_form(
     return first
 
 
+def draw_forms_one_per_page(
+    flow: Flow,
+    forms: list[FormRecord],
+    labels: Labels,
+    rng: random.Random,
+    *,
+    repeat_header: Callable[[int], bool],
+    label_on_continuation: Callable[[int], bool],
+) -> list[tuple[int, int]]:
+    """Each form in the official layout starting on a new page; returns each form's 1-based
+    (first, last) page."""
+    pages: list[tuple[int, int]] = []
+    for record in forms:
+        flow.new_page()
+        first = flow.page_number
+        draw_central_form(
+            flow,
+            record,
+            labels,
+            rng,
+            repeat_header=repeat_header,
+            label_on_continuation=label_on_continuation,
+        )
+        pages.append((first, flow.page_number))
+    return pages
+
+
 def page_policy(rng: random.Random, p_true: float) -> Callable[[int], bool]:
     """A deterministic per-page yes/no (header repeated, label repeated) drawn from the seed."""
     salt = rng.randrange(1 << 30)

@@ -10,7 +10,7 @@ import pymupdf
 from jixiao.contract import FormRecord
 from jixiao.corpus.render.blocks import (
     central_labels,
-    draw_central_form,
+    draw_forms_one_per_page,
     page_policy,
     synonym_labels,
 )
@@ -27,18 +27,8 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
     repeat_label = page_policy(rng, 0.5)
     # one template per document: a department prints all its forms with the same wording
     labels = synonym_labels(rng) if rng.random() < 0.5 else central_labels(rng)
-    pages: list[PageRange] = []
-    for record in forms:
-        flow.new_page()
-        first = flow.page_number
-        draw_central_form(
-            flow,
-            record,
-            labels,
-            rng,
-            repeat_header=repeat_header,
-            label_on_continuation=repeat_label,
-        )
-        pages.append((first, flow.page_number))
+    pages = draw_forms_one_per_page(
+        flow, forms, labels, rng, repeat_header=repeat_header, label_on_continuation=repeat_label
+    )
     flow.finish()
     return flow.doc, pages

@@ -7,7 +7,7 @@ import random
 import pymupdf
 
 from jixiao.contract import FormRecord
-from jixiao.corpus.render.blocks import central_labels, draw_central_form, page_policy
+from jixiao.corpus.render.blocks import central_labels, draw_forms_one_per_page, page_policy
 from jixiao.corpus.render.draw import Flow, new_document, seeded_style
 
 PageRange = tuple[int, int]
@@ -21,18 +21,8 @@ def render(forms: list[FormRecord], seed: int) -> tuple[pymupdf.Document, list[P
     repeat_header = page_policy(rng, rng.choice([0.0, 0.5, 1.0]))
     repeat_label = page_policy(rng, rng.choice([0.0, 0.5, 1.0]))
     labels = central_labels(rng)
-    pages: list[PageRange] = []
-    for record in forms:
-        flow.new_page()
-        first = flow.page_number
-        draw_central_form(
-            flow,
-            record,
-            labels,
-            rng,
-            repeat_header=repeat_header,
-            label_on_continuation=repeat_label,
-        )
-        pages.append((first, flow.page_number))
+    pages = draw_forms_one_per_page(
+        flow, forms, labels, rng, repeat_header=repeat_header, label_on_continuation=repeat_label
+    )
     flow.finish()
     return flow.doc, pages
