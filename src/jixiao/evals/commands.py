@@ -40,8 +40,14 @@ def run(
         typer.Option("--limit", min=1, help="At most N documents, in turn over the families."),
     ] = None,
     threshold: Annotated[
-        float, typer.Option("--threshold", min=0.0, max=1.0, help="Review threshold.")
-    ] = 0.9,
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Review threshold (default: the calibrated one in confidence_thresholds.json).",
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Run JSON (default evals/runs/<name>.json).")
     ] = None,

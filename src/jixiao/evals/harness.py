@@ -45,7 +45,6 @@ from jixiao.evals.metrics import ScoredForm, ScoredLeaf, summarize
 
 RUN_FORMAT = "jixiao-eval-run/1"
 BASELINE_FORMAT = "jixiao-eval-baseline/1"
-DEFAULT_THRESHOLD = 0.9  # CheckConfig.suspect_confidence: below it a value needs a human look
 Progress = Callable[[str], None]
 
 if TYPE_CHECKING:  # the corpus and extractor modules load lazily at runtime
@@ -66,7 +65,9 @@ class EvalOptions:
     family: str | None = None
     limit: int | None = None
     """At most this many documents, taken in turn over the families (so a subset covers all)."""
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None
+    """Review threshold for the calibration section; None: the calibrated one (the same one
+    `extract` and `review` use), so the eval reports the coverage users get."""
     name: str | None = None
 
 
@@ -424,7 +425,12 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
                 + f" ({seconds:.1f} s)"
             )
     total_seconds = time.perf_counter() - started
-    summary = summarize(scored, threshold=options.threshold)
+    threshold = options.threshold
+    if threshold is None:
+        from jixiao.confidence import review_threshold
+
+        threshold = review_threshold()
+    summary = summarize(scored, threshold=threshold)
     n_forms = len(scored)
     summary["cost"] = {
         **cost,
@@ -459,7 +465,7 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
             "documents": len(manifest.documents),
         },
         "selection": {"family": options.family, "limit": options.limit},
-        "threshold": options.threshold,
+        "threshold": threshold,
         "summary": summary,
         "documents": documents,
         "forms": entries,
