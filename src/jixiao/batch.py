@@ -116,10 +116,10 @@ def extract_form(
 ) -> ExtractionResult:
     """One form → ExtractionResult, exactly as `jixiao extract` makes it (extract/pipeline.py):
     an extractor crash becomes an empty record with an EXTRACTION_FAILED flag, then the checks."""
-    from jixiao.extract.pipeline import _checks, _extract_form
+    from jixiao.extract.pipeline import run_extractor_on_form, run_form_checks
 
-    out = _extract_form(extractor, form, lambda _form: layout, sha256)
-    flags = list(out.flags) + _checks(out, None, "zh")
+    out = run_extractor_on_form(extractor, form, lambda _form: layout, sha256)
+    flags = list(out.flags) + run_form_checks(out, None, "zh")
     return ExtractionResult(
         source=SourceInfo(file=path, sha256=sha256, pages=list(form.pages)),
         form=out.record,

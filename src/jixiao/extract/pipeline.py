@@ -17,6 +17,8 @@ from jixiao.errors import JixiaoError, NoFormFound
 from jixiao.extract.base import Extractor, ExtractorOutput
 from jixiao.ingest.model import FormRegion
 
+__all__ = ["extract_document", "run_extractor_on_form", "run_form_checks"]
+
 log = logging.getLogger(__name__)
 
 
@@ -48,10 +50,10 @@ def extract_document(
     for form in ingested.forms:
         if form.kind != "project":
             continue
-        output = _extract_form(extractor, form, serialize_form, doc.sha256)
+        output = run_extractor_on_form(extractor, form, serialize_form, doc.sha256)
         flags = list(output.flags)
         if check:
-            flags.extend(_checks(output, check_config, lang))
+            flags.extend(run_form_checks(output, check_config, lang))
         results.append(
             ExtractionResult(
                 source=SourceInfo(file=str(path), sha256=doc.sha256, pages=list(form.pages)),
@@ -64,9 +66,14 @@ def extract_document(
     return results
 
 
-def _extract_form(
+def run_extractor_on_form(
     extractor: Extractor, form: FormRegion, serialize: Callable[[FormRegion], Any], sha: str
 ) -> ExtractorOutput:
+    """Run `extractor` on one form, its text made by `serialize(form)`; `sha` is the document's.
+
+    A crash on this form becomes an empty record with an EXTRACTION_FAILED flag, so the other
+    forms still get extracted; a JixiaoError (bad endpoint or configuration) propagates.
+    """
     try:
         return extractor.extract(form, serialize(form), doc_sha256=sha)
     except JixiaoError:
@@ -89,7 +96,12 @@ def _extract_form(
         )
 
 
-def _checks(output: ExtractorOutput, config: Any, lang: str) -> list[Flag]:
+def run_form_checks(output: ExtractorOutput, config: Any, lang: str) -> list[Flag]:
+    """The arithmetic and consistency flags (jixiao.checks) for one extracted form.
+
+    `config=None` means the defaults, except that a hybrid extraction uses the calibrated review
+    threshold. A failure of the checks becomes one CHECKS_FAILED warning, never a lost form.
+    """
     try:
         from jixiao.checks import run_checks
     except ImportError:  # checks not installed in this build: extraction alone is still useful
