@@ -8,17 +8,14 @@ form has one low-confidence value.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import quote
 
 import pymupdf
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from jixiao.contract import (
     ExtractionResult,
@@ -189,23 +186,4 @@ def batch(batch_template: Batch, tmp_path: Path) -> Iterator[Batch]:
     engine.dispose()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema on the PostgreSQL of JIXIAO_TEST_POSTGRES_URL (as the store tests do):
-    skipped locally without it, a failure under CI=true."""
-    base = os.environ.get("JIXIAO_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but JIXIAO_TEST_POSTGRES_URL is not set")
-        pytest.skip("JIXIAO_TEST_POSTGRES_URL not set (set it to run the PostgreSQL variant)")
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(db.database_url(base))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+# `postgres_url` (a fresh PostgreSQL schema) is the shared fixture of tests/conftest.py.

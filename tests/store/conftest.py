@@ -1,21 +1,16 @@
 """Database fixtures: every storage test runs on SQLite and on a real PostgreSQL.
 
-PostgreSQL comes from JIXIAO_TEST_POSTGRES_URL (`.ci/run` starts a server on loopback and sets
-it). Without it the PostgreSQL variant is skipped locally, but fails under CI=true: a CI run must
-not pass by silently leaving PostgreSQL out. Each test gets its own schema (search_path), dropped
-afterwards, so tests never see each other's rows.
+The PostgreSQL side is the shared `postgres_url` fixture of tests/conftest.py (skipped locally
+without JIXIAO_TEST_POSTGRES_URL, a failure under CI=true, one schema per test).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from jixiao.contract import (
     ExtractionResult,
@@ -29,38 +24,14 @@ from jixiao.contract import (
 )
 from jixiao.store import db
 
-POSTGRES_ENV = "JIXIAO_TEST_POSTGRES_URL"
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {POSTGRES_ENV} is not set: the PostgreSQL tests must run in CI")
-    return None
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of each kind."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database of each kind (PostgreSQL: tests/conftest.py's fresh schema)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'jixiao.db'}"
-        return
-    base = postgres_url()
-    if base is None:
-        pytest.skip(f"{POSTGRES_ENV} not set (set it to run the PostgreSQL variant)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(db.database_url(base))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        return f"sqlite:///{tmp_path / 'jixiao.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture
