@@ -2,6 +2,9 @@
 table: forms, funding, indicators, flags) with Chinese headers, numbers as numbers, and flagged or
 low-confidence cells highlighted.
 
+"Low confidence" means below the calibrated review threshold (`jixiao.confidence.review_threshold`),
+the same line below which the review app and the checks send a value to a person.
+
 Values are the current ones: a reviewer's correction replaces the extracted value (the database
 keeps both). The tables are built once (`build_tables`) and written by each format.
 """
@@ -23,9 +26,6 @@ from jixiao.errors import JixiaoError
 
 ExportFormat = Literal["csv", "xlsx", "json"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "json")
-
-# Below this a value is shown as needing a look (matches checks' suspect_confidence default).
-LOW_CONFIDENCE = 0.9
 
 
 class ExportError(JixiaoError):
@@ -214,12 +214,17 @@ def write_csv(tables: list[Table], out: Path) -> list[Path]:
 _FILLS = {"error": "FFC7CE", "warning": "FFEB9C", "info": "DDEBF7", "low": "F8CBAD"}
 
 
-def write_xlsx(tables: list[Table], out: Path, *, low_confidence: float = LOW_CONFIDENCE) -> None:
-    """One sheet per table; flagged cells filled by severity, low-confidence cells filled and
-    annotated with their confidence."""
+def write_xlsx(tables: list[Table], out: Path, *, low_confidence: float | None = None) -> None:
+    """One sheet per table; flagged cells filled by severity, cells with confidence below
+    `low_confidence` (default: the calibrated review threshold) filled and annotated with it."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
+
+    if low_confidence is None:
+        from jixiao.confidence import review_threshold
+
+        low_confidence = review_threshold()  # read per export: a recalibration applies at once
 
     book = Workbook()
     book.remove(book.active)
@@ -260,8 +265,13 @@ def _width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) + 2
 
 
-def export(engine: Engine, fmt: ExportFormat, out: Path) -> list[Path]:
-    """Write the database's current forms as `fmt` to `out`; returns the files written."""
+def export(
+    engine: Engine, fmt: ExportFormat, out: Path, *, low_confidence: float | None = None
+) -> list[Path]:
+    """Write the database's current forms as `fmt` to `out`; returns the files written.
+
+    `low_confidence`: xlsx highlights values below it (default: the calibrated review threshold).
+    """
     results = load_results(engine)
     try:
         if fmt == "json":
@@ -270,7 +280,7 @@ def export(engine: Engine, fmt: ExportFormat, out: Path) -> list[Path]:
         tables = build_tables(results)
         if fmt == "csv":
             return write_csv(tables, out)
-        write_xlsx(tables, out)
+        write_xlsx(tables, out, low_confidence=low_confidence)
         return [out]
     except OSError as err:
         raise ExportError(str(out), f"cannot write the export ({err.strerror or err})") from err

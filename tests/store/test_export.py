@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.cell.cell import Cell
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from jixiao import confidence as calibration
 from jixiao.cli import app
 from jixiao.contract import ExtractionResult
-from jixiao.export import _FILLS, build_tables, export
+from jixiao.export import _FILLS, build_tables, export, write_xlsx
 from jixiao.store import db
 from jixiao.store.tables import Form
 
@@ -81,6 +83,49 @@ def test_xlsx_highlights_flagged_and_low_confidence_cells(stored: Engine, tmp_pa
     low = sheet.cell(row=4, column=executed)
     assert _fill(out, "funding", low.coordinate) == _FILLS["low"]
     assert low.comment is not None and "0.40" in low.comment.text
+
+
+def _executed_cells(tmp_path: Path, confidences: list[float], **kwargs: float) -> list[Cell]:
+    """Write one xlsx of forms whose 全年执行数 has these confidences; its cells, in order."""
+    results = [
+        make_result(f"{i}.pdf", f"{i}" * 64, confidence=c, flags=[])
+        for i, c in enumerate(confidences)
+    ]
+    out = tmp_path / "low.xlsx"
+    write_xlsx(build_tables(results), out, **kwargs)
+    sheet = load_workbook(out)["funding"]
+    executed = [c.value for c in sheet[1]].index("全年执行数") + 1
+    # two funding rows per form: the total row (the one with provenance) comes first
+    return [sheet.cell(row=2 + 2 * i, column=executed) for i in range(len(confidences))]
+
+
+def _is_low(cell: Cell) -> bool:
+    fill = cell.fill
+    return fill.fill_type is not None and str(fill.start_color.rgb)[-6:] == _FILLS["low"]
+
+
+def test_xlsx_highlights_below_the_calibrated_review_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default line is the calibrated review threshold, read at export time (the old fixed
+    0.9 highlighted the 0.75 value here too)."""
+    calibrated = tmp_path / "thresholds.json"
+    calibrated.write_text(json.dumps({"review_threshold": 0.7}), encoding="utf-8")
+    monkeypatch.setattr(calibration, "THRESHOLDS_FILE", calibrated)
+    above, below = _executed_cells(tmp_path, [0.75, 0.65])
+    assert not _is_low(above) and above.comment is None
+    assert _is_low(below) and below.comment is not None and "0.65" in below.comment.text
+
+
+def test_xlsx_default_matches_the_shipped_calibration(tmp_path: Path) -> None:
+    threshold = calibration.review_threshold()
+    above, below = _executed_cells(tmp_path, [threshold + 0.01, threshold - 0.01])
+    assert not _is_low(above) and _is_low(below)
+
+
+def test_xlsx_low_confidence_can_be_set(tmp_path: Path) -> None:
+    (cell,) = _executed_cells(tmp_path, [0.95], low_confidence=0.99)
+    assert _is_low(cell)
 
 
 def test_csv_writes_one_file_per_table_with_bom(stored: Engine, tmp_path: Path) -> None:
