@@ -28,6 +28,7 @@ _ENV_VARS: tuple[tuple[str, str, str | None], ...] = (
     ("max_validation_retries", "JIXIAO_LLM_MAX_VALIDATION_RETRIES", None),
     ("temperature", "JIXIAO_LLM_TEMPERATURE", None),
     ("max_tokens", "JIXIAO_LLM_MAX_TOKENS", None),
+    ("reask_as_user", "JIXIAO_LLM_REASK_AS_USER", None),
     ("n_ctx", "JIXIAO_LLM_N_CTX", None),
     ("n_threads", "JIXIAO_LLM_THREADS", None),
     ("cache_dir", "JIXIAO_CACHE_DIR", None),
@@ -51,6 +52,9 @@ class LLMSettings(BaseModel):
     # server stays busy with a runaway answer even after the client has timed out.
     max_tokens: int = Field(default=1024, ge=1)
     n_ctx: int = Field(default=8192, ge=512)
+    # Send validation re-asks as plain assistant/user turns (chat templates without a `tool`
+    # role drop the error); None: on for the embedded server only.
+    reask_as_user: bool | None = None
     # Embedded server threads; None: 2 on an idle machine, 1 when the cores are already busy
     # (measured: under load 6 on 2 cores, 2 threads decode 4-5x slower than 1).
     n_threads: int | None = Field(default=None, ge=1)

@@ -25,7 +25,12 @@ from pydantic import (
 
 from jixiao.config import LLMSettings
 from jixiao.errors import ConfigError, LLMUnavailable
-from jixiao.extract.llm.client import LLMClient, open_client
+from jixiao.extract.llm.client import (
+    LLMClient,
+    has_tool_turns,
+    open_client,
+    reask_turns_as_user,
+)
 from jixiao.extract.llm.commands import CHECK_MESSAGES, LLMCheckReply
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -217,6 +222,140 @@ def test_validation_failure_then_successful_reask(
     assert "rejected" in vcr.requests[1].body.decode("utf-8")
 
 
+# --- re-asks as user turns (chat templates without a `tool` role) ----------------------------
+
+# A re-ask as instructor (TOOLS mode) builds it from a llama-cpp-python answer, as recorded in
+# cassettes/test_client/ before the rewrite: the assistant turn carries the legacy function_call
+# JSON as content, the error rides in a `tool` turn that the gemma chat format drops.
+RECORDED_REASK: list[dict[str, Any]] = [
+    {"role": "user", "content": "Copy the project name (项目名称) exactly from this text: …"},
+    {
+        "role": "assistant",
+        "content": '{"arguments": "{ \\"text\\": \\"\\u4e00\\u7f51\\"}", "name": "Span"}',
+        "tool_calls": [
+            {
+                "id": "call__0_Span_cmpl-1",
+                "function": {"arguments": '{ "text": "一网" }', "name": "Span"},
+                "type": "function",
+            }
+        ],
+    },
+    {
+        "role": "tool",
+        "tool_call_id": "call__0_Span_cmpl-1",
+        "name": "Span",
+        "content": "Validation Error found:\n1 validation error for Span\ntext\n"
+        "  Value error, '一网' was rejected: answer with a different part of the text"
+        " [type=value_error, input_value='一网', input_type=str]\n"
+        "    For further information visit https://errors.pydantic.dev/2.14/v/value_error\n"
+        "Recall the function correctly, fix the errors",
+    },
+]
+
+
+def test_reask_turns_become_assistant_json_and_a_user_error_turn() -> None:
+    original = json.loads(json.dumps(RECORDED_REASK))
+    rewritten = reask_turns_as_user(RECORDED_REASK)
+    assert original == RECORDED_REASK, "the caller's list must not change"
+    assert [m["role"] for m in rewritten] == ["user", "assistant", "user"]
+    assert rewritten[0] is RECORDED_REASK[0]
+    assert rewritten[1] == {"role": "assistant", "content": '{ "text": "一网" }'}
+    error = rewritten[2]["content"]
+    assert "'一网' was rejected: answer with a different part of the text" in error
+    assert "calling Span with corrected values" in error
+    # pydantic's and instructor's boilerplate is gone; only the error itself is read
+    assert "input_value" not in error and "errors.pydantic.dev" not in error
+    assert "Recall the function" not in error
+    # a re-ask of a re-ask: every earlier tool turn is rewritten as well
+    second = reask_turns_as_user(RECORDED_REASK + RECORDED_REASK[1:])
+    assert [m["role"] for m in second] == ["user", "assistant", "user", "assistant", "user"]
+    assert second[3:] == rewritten[1:] and not has_tool_turns(second)
+
+
+def test_parallel_tool_turns_become_one_user_turn() -> None:
+    calls = [
+        {"id": f"c{i}", "function": {"arguments": f'{{"n": {i}}}', "name": f"T{i}"}} for i in (1, 2)
+    ]
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "tool_call_id": "c1", "name": "T1", "content": "n must be 3"},
+        {"role": "tool", "tool_call_id": "c2", "name": "T2", "content": "n must be 4"},
+    ]
+    rewritten = reask_turns_as_user(messages)
+    assert [m["role"] for m in rewritten] == ["user", "assistant", "user"]
+    assert rewritten[1]["content"] == '{"n": 1}\n{"n": 2}'
+    assert "n must be 3\nn must be 4" in rewritten[2]["content"]
+    assert "T1 and T2" in rewritten[2]["content"]
+
+
+def test_first_attempts_have_no_tool_turns() -> None:
+    assert not has_tool_turns(
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}]
+    )
+    assert has_tool_turns(RECORDED_REASK)
+
+
+def _raw_requests(client: LLMClient) -> list[bytes]:
+    """Capture the exact bytes every request of `client` sends."""
+    import httpx
+    import openai
+
+    sent: list[bytes] = []
+    http = httpx.Client(event_hooks={"request": [lambda request: sent.append(request.read())]})
+    client._openai = openai.OpenAI(
+        base_url=client.base_url, api_key="sk-local", max_retries=0, http_client=http
+    )
+    return sent
+
+
+@loopback
+@pytest.mark.parametrize("reask_as_user", [False, True])
+def test_reask_as_user_changes_only_the_reasks(tmp_path: Path, reask_as_user: bool) -> None:
+    with FaultyServer() as server:
+        baseline = LLMClient(settings_for(server.base_url, tmp_path, reask_as_user=False))
+        plain = _raw_requests(baseline)
+        baseline.extract(MustBeTrue, CHECK_MESSAGES, context={"want": True}, max_retries=2)
+        client = LLMClient(settings_for(server.base_url, tmp_path, reask_as_user=reask_as_user))
+        sent = _raw_requests(client)
+        client.extract(MustBeTrue, CHECK_MESSAGES, context={"want": True}, max_retries=2)
+    assert len(plain) == len(sent) == 3
+    # the first attempt is byte-for-byte what it was before the option existed
+    assert sent[0] == plain[0]
+    reasks = [json.loads(body)["messages"] for body in sent[1:]]
+    if not reask_as_user:
+        assert sent == plain
+        assert all(any(m["role"] == "tool" for m in messages) for messages in reasks)
+        return
+    assert sent[1:] != plain[1:]
+    for n, messages in enumerate(reasks, 1):
+        assert [m["role"] for m in messages] == ["user"] + ["assistant", "user"] * n
+        assert not has_tool_turns(messages)
+        assert messages[1] == {"role": "assistant", "content": '{ "ok": false } '}
+        assert "ok must be True" in messages[2]["content"]
+        assert "calling MustBeTrue with corrected values" in messages[2]["content"]
+
+
+def test_reask_as_user_defaults_to_the_embedded_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JIXIAO_LLM_REASK_AS_USER", raising=False)
+    local = "http://127.0.0.1:9/v1"  # never contacted
+    embedded = LLMSettings(cache_dir=tmp_path)
+    assert embedded.embedded and LLMClient(embedded, base_url=local).reask_as_user
+    remote = settings_for(local, tmp_path)
+    assert not remote.embedded and not LLMClient(remote).reask_as_user
+    monkeypatch.setenv("JIXIAO_LLM_REASK_AS_USER", "1")
+    monkeypatch.setenv("JIXIAO_LLM_BASE_URL", local)
+    monkeypatch.setenv("JIXIAO_LLM_MODEL", "m")
+    assert LLMClient(LLMSettings.from_env()).reask_as_user
+    monkeypatch.setenv("JIXIAO_LLM_REASK_AS_USER", "0")
+    monkeypatch.delenv("JIXIAO_LLM_BASE_URL")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    forced_off = LLMSettings.from_env()
+    assert forced_off.embedded and not LLMClient(forced_off, base_url=local).reask_as_user
+
+
 # --- cache ----------------------------------------------------------------------------------
 
 
@@ -389,8 +528,9 @@ def test_remote_network_is_blocked_in_tests() -> None:
 
 
 def test_cassette_matching_is_on_the_json_body() -> None:
-    from conftest import match_json_body
     from vcr.request import Request
+
+    from conftest import match_json_body
 
     def req(body: str) -> Request:
         return Request("POST", "http://127.0.0.1:1/v1/chat/completions", body.encode(), {})

@@ -4,7 +4,8 @@ Two retry layers, each for its own kind of failure, never stacked on the same er
 - transport (timeouts, refused/dropped connections, 429, 5xx): tenacity around the raw HTTP
   call, bounded, exponential backoff with full jitter (openai's own retries are off);
 - validation (the answer does not parse or a validator rejects it): instructor re-asks with the
-  error text, `max_retries` times.
+  error text, `max_retries` times. With `reask_as_user` (default for the embedded server) the
+  re-ask's tool turns are sent as plain assistant/user turns, see `reask_turns_as_user`.
 `LLMClient.extract` never raises for either: it returns (None, stats with `error`). It raises
 LLMUnavailable only for what no retry can fix (bad key, unknown model or URL).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -117,6 +119,73 @@ def _as_exact_type(response_model: type[T], value: BaseModel) -> T:
     return clean
 
 
+# instructor's text around a validation error, and pydantic's per-error boilerplate (the rejected
+# input repeated, a docs URL): noise that a 270M model reads instead of the error itself.
+_INSTRUCTOR_REASK_HEAD = "Validation Error found:\n"
+_INSTRUCTOR_REASK_TAIL = "\nRecall the function correctly, fix the errors"
+_PYDANTIC_INPUT_SUFFIX = re.compile(r" \[type=[\w.]+, input_value=.*, input_type=\w+\]$")
+_PYDANTIC_URL_LINE = re.compile(r"^\s*For further information visit \S+$")
+
+
+def _reask_error_text(tool_content: Any) -> str:
+    """The validation error of an instructor re-ask turn, without instructor's and pydantic's
+    boilerplate."""
+    text = tool_content if isinstance(tool_content, str) else str(tool_content or "")
+    text = text.removeprefix(_INSTRUCTOR_REASK_HEAD).removesuffix(_INSTRUCTOR_REASK_TAIL)
+    lines = [
+        _PYDANTIC_INPUT_SUFFIX.sub("", line)
+        for line in text.splitlines()
+        if not _PYDANTIC_URL_LINE.match(line)
+    ]
+    return "\n".join(lines).strip()
+
+
+def has_tool_turns(messages: list[dict[str, Any]]) -> bool:
+    """True when messages hold a tool call or a tool result (a re-ask; first attempts never do)."""
+    return any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)
+
+
+def reask_turns_as_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages of a TOOLS-mode re-ask for chat templates that know only user/assistant
+    turns (llama-cpp-python's `gemma` drops `tool` turns, so the model never saw the error).
+
+    An assistant turn with `tool_calls` becomes an assistant turn whose content is the JSON
+    arguments it sent; each run of `tool` turns becomes one user turn with the validation error
+    and the instruction to call the tool again with corrected values. Other turns are kept as
+    they are (the same objects); the input list is not changed."""
+    rewritten: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []  # consecutive tool turns: one user turn
+
+    def flush() -> None:
+        if not pending:
+            return
+        errors = [_reask_error_text(turn.get("content")) for turn in pending]
+        names = list(dict.fromkeys(str(turn.get("name") or "the tool") for turn in pending))
+        rewritten.append(
+            {
+                "role": "user",
+                "content": "Your answer was rejected:\n"
+                + "\n".join(errors)
+                + f"\nAnswer again by calling {' and '.join(names)} with corrected values.",
+            }
+        )
+        pending.clear()
+
+    for message in messages:
+        if message.get("role") == "tool":
+            pending.append(message)
+            continue
+        flush()
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and calls:
+            arguments = [str((call.get("function") or {}).get("arguments") or "") for call in calls]
+            rewritten.append({"role": "assistant", "content": "\n".join(arguments)})
+        else:
+            rewritten.append(message)
+    flush()
+    return rewritten
+
+
 class LLMClient:
     """Structured calls against one endpoint. Thread-safe: per-call state lives in the call."""
 
@@ -134,6 +203,9 @@ class LLMClient:
         self.base_url = base_url or settings.base_url
         self._openai = build_openai_client(settings, self.base_url)
         self._mode = INSTRUCTOR_MODES[settings.mode]
+        self.reask_as_user = (
+            settings.embedded if settings.reask_as_user is None else settings.reask_as_user
+        )
         self._cache = ResultCache(settings.cache_dir / "llm")
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -214,6 +286,15 @@ class LLMClient:
 
         def create(*args: Any, **kwargs: Any) -> Any:
             # The one place transport errors are retried; counts every request and its tokens.
+            # Re-ask turns are rewritten here, on the way out, rather than in an instructor reask
+            # handler or hook: hooks cannot change the request, the handler registry is global
+            # and version-specific, while this sees exactly what is sent whichever mode or
+            # instructor version built it. A first attempt has no tool turns and passes through
+            # untouched (same kwargs, same bytes); instructor's own list is not changed, so each
+            # later re-ask is rewritten from its original turns.
+            messages = kwargs.get("messages")
+            if self.reask_as_user and isinstance(messages, list) and has_tool_turns(messages):
+                kwargs = {**kwargs, "messages": reask_turns_as_user(messages)}
             for attempt in retrying:
                 with attempt, self._slot():
                     stats.attempts += 1
