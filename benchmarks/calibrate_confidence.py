@@ -19,6 +19,7 @@ With --save the threshold is written to src/jixiao/confidence_thresholds.json, w
 
     .venv/bin/python benchmarks/calibrate_confidence.py [--save] [--no-llm]
         [--llm-families ruled,ab-labels,split-target,borderless] [--llm-per-family 1]
+        [--llm-forms-per-doc N]
         [--skip-families scan]
 """
 
@@ -111,13 +112,15 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {doc.file}: {err.line()}")
                     ingested = None
                 forms = [f for f in ingested.forms if f.kind == "project"] if ingested else []
-                for form in forms:
+                llm_forms = 0  # forms of this document that got LLM answers (the first N)
+                for position, form in enumerate(forms):
                     assert ingested is not None
                     sha = ingested.document.sha256
                     text = serialize_form(form)
                     lay = layout.extract(form, text, doc_sha256=sha)
                     llm_out = None
-                    if with_llm and llm is not None:
+                    if with_llm and llm is not None and position < args.llm_forms_per_doc:
+                        llm_forms += 1
                         t0 = time.perf_counter()
                         llm_out = llm.extract(form, text, doc_sha256=sha)
                         print(
@@ -146,10 +149,13 @@ def run(args: argparse.Namespace) -> int:
                         [(g, f.pages) for g, f in zip(golds, doc.forms, strict=True)],
                         preds[name],
                     )
-                    for gold, pi in zip(golds, match, strict=True):
+                    for position, (gold, pi) in enumerate(zip(golds, match, strict=True)):
+                        in_llm_subset = with_llm and position < llm_forms
+                        if name == "llm" and not in_llm_subset:
+                            continue
                         pred = preds[name][pi] if pi is not None else None
                         leaves, _wrong, comparison = score_form(gold, pred)
-                        subsets = ("all", "llm") if with_llm else ("all",)
+                        subsets = ("all", "llm") if in_llm_subset else ("all",)
                         for subset in subsets:
                             t = acc[(split, doc.family, name, subset)]
                             t.forms += 1
@@ -242,7 +248,11 @@ def report(
                 "marginal_floor": args.marginal_floor,
                 "chosen_on": "dev",
                 "corpus_seed": manifest.seed,
-                "llm_subset": {"families": families, "per_family": args.llm_per_family},
+                "llm_subset": {
+                    "families": families,
+                    "per_family": args.llm_per_family,
+                    "forms_per_doc": args.llm_forms_per_doc,
+                },
                 "dev": stats["dev"],
                 "test": stats["test"],
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -258,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", default="corpus/manifest.json")
     p.add_argument("--llm-families", default="ruled,ab-labels,split-target,borderless")
     p.add_argument("--llm-per-family", type=int, default=1)
+    p.add_argument(
+        "--llm-forms-per-doc",
+        type=int,
+        default=10**6,
+        help="LLM answers for only the first N forms of each LLM document (cheap bundles)",
+    )
     p.add_argument(
         "--llm-base-url",
         default=None,

@@ -39,6 +39,14 @@ def run(
         int | None,
         typer.Option("--limit", min=1, help="At most N documents, in turn over the families."),
     ] = None,
+    forms_per_doc: Annotated[
+        int | None,
+        typer.Option(
+            "--forms-per-doc",
+            min=1,
+            help="Only the first N forms of each document (a cheap subset of bundles).",
+        ),
+    ] = None,
     threshold: Annotated[
         float | None,
         typer.Option(
@@ -76,6 +84,7 @@ def run(
             prompts=tuple(prompt or ()),
             family=family,
             limit=limit,
+            forms_per_document=forms_per_doc,
             threshold=threshold,
         )
         runs[one] = run_eval(options, progress)

@@ -49,7 +49,7 @@ Progress = Callable[[str], None]
 
 if TYPE_CHECKING:  # the corpus and extractor modules load lazily at runtime
     from jixiao.corpus.build import Manifest, ManifestDocument
-    from jixiao.extract.base import Extractor
+    from jixiao.extract.base import Extractor, ExtractorOutput
 
 
 @dataclass(slots=True)
@@ -65,6 +65,9 @@ class EvalOptions:
     family: str | None = None
     limit: int | None = None
     """At most this many documents, taken in turn over the families (so a subset covers all)."""
+    forms_per_document: int | None = None
+    """Only the first N forms of each document are extracted and scored (a cheap subset of the
+    multi-form bundles for slow extractors); None: all."""
     threshold: float | None = None
     """Review threshold for the calibration section; None: the calibrated one (the same one
     `extract` and `review` use), so the eval reports the coverage users get."""
@@ -94,6 +97,26 @@ def select_documents(
                 picked.append(queue[turn])
         turn += 1
     return picked
+
+
+class FirstFormsOnly:
+    """Extractor wrapper for `forms_per_document`: the first `n` forms of each document go to the
+    inner extractor; later ones get an empty record at no cost and are not scored."""
+
+    def __init__(self, inner: Extractor, n: int) -> None:
+        self.inner = inner
+        self.n = n
+        self.name = inner.name
+        self._seen: dict[str, int] = {}
+
+    def extract(self, form: Any, layout: Any, *, doc_sha256: str) -> ExtractorOutput:
+        from jixiao.extract.base import ExtractorOutput
+
+        seen = self._seen.get(doc_sha256, 0)
+        self._seen[doc_sha256] = seen + 1
+        if seen >= self.n:
+            return ExtractorOutput(record=FormRecord())
+        return self.inner.extract(form, layout, doc_sha256=doc_sha256)
 
 
 def resolve_gold(manifest_path: Path, ref: str) -> Path:
@@ -342,6 +365,8 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
         open_extractor(options.extractor, extractor_opts) as extractor,
     ):
         prompts.update(pinned)
+        if options.forms_per_document is not None:
+            extractor = FirstFormsOnly(extractor, options.forms_per_document)
         for n, doc in enumerate(docs, 1):
             pdf = options.manifest.parent / doc.file
             doc_sha = _sha256(pdf) if pdf.is_file() else None
@@ -353,6 +378,8 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
             except DOCUMENT_ERRORS as err:  # one bad document must not lose the others
                 results, error = [], err.line()
             seconds = time.perf_counter() - doc_started
+            doc_forms = doc.forms[: options.forms_per_document]
+            results = results[: options.forms_per_document]
             for result in results:
                 prompts.update(result.run.prompts)
                 for key in cost:
@@ -362,13 +389,13 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
                 if result.run.mode:
                     modes.add(result.run.mode)
             golds = []
-            for form in doc.forms:
+            for form in doc_forms:
                 path = resolve_gold(options.manifest, form.gold)
                 golds.append((path, FormRecord.model_validate_json(path.read_text("utf-8"))))
             match = match_forms(
-                [(g, f.pages) for (_, g), f in zip(golds, doc.forms, strict=True)], results
+                [(g, f.pages) for (_, g), f in zip(golds, doc_forms, strict=True)], results
             )
-            for (gold_path, gold), form, pi in zip(golds, doc.forms, match, strict=True):
+            for (gold_path, gold), form, pi in zip(golds, doc_forms, match, strict=True):
                 pred = results[pi] if pi is not None else None
                 leaves, wrong, comparison = score_form(gold, pred)
                 expected = [p.code for p in form.planted]
@@ -410,7 +437,7 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
                 {
                     "file": doc.file,
                     "family": doc.family,
-                    "forms_gold": len(doc.forms),
+                    "forms_gold": len(doc_forms),
                     "forms_found": len(results),
                     "forms_matched": matched,
                     "seconds": round(seconds, 3),
@@ -464,7 +491,11 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
             "seed": manifest.seed,
             "documents": len(manifest.documents),
         },
-        "selection": {"family": options.family, "limit": options.limit},
+        "selection": {
+            "family": options.family,
+            "limit": options.limit,
+            "forms_per_document": options.forms_per_document,
+        },
         "threshold": threshold,
         "summary": summary,
         "documents": documents,
