@@ -174,7 +174,9 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from jixiao.extract.llm.server import EmbeddedServer
 
     cache = tmp_path_factory.mktemp("llm-server")
-    server = EmbeddedServer(LLMSettings(cache_dir=cache))
+    # JIXIAO_LLM_THREADS pins llama.cpp's threads (e.g. 2 on idle cores for a long recording)
+    threads = LLMSettings.from_env().n_threads
+    server = EmbeddedServer(LLMSettings(cache_dir=cache, n_threads=threads))
     try:
         server.start()
         server.wait_ready(timeout=120)
