@@ -100,3 +100,42 @@ def test_export_gold_command(batch: Batch, tmp_path: Path) -> None:
     assert len(files) == 1 and str(files[0]) in result.output
     data = json.loads(files[0].read_text(encoding="utf-8"))
     assert data["funding"][0]["execution_rate"] == 95.0
+
+
+def test_rerun_checks_keep_the_printed_level1_weight(tmp_path: Path) -> None:
+    """R8 on a reviewed form: the 一级 label printed "产出指标（60分）" (kept in provenance) over a
+    row weighing 50 is flagged, and correcting the row's weight to 60 clears it."""
+    from jixiao.contract import ExtractionResult, FieldProvenance, RunInfo, SourceInfo
+    from jixiao.store import db
+
+    from .conftest import make_record
+
+    record = make_record(0)
+    fields = {
+        "indicators[0].level1": FieldProvenance(
+            confidence=0.99,
+            page=1,
+            bbox=(0.0, 0.0, 10.0, 10.0),
+            source_text="产出指标（60分）",
+            extractor="layout",
+        )
+    }
+    engine = db.open_db(f"sqlite:///{tmp_path / 'r8.db'}")
+    result = ExtractionResult(
+        source=SourceInfo(file="r8.pdf", sha256="c" * 64, pages=[1]),
+        form=record,
+        fields=fields,
+        flags=[],
+        run=RunInfo(extractor="layout"),
+    )
+    run_id = db.start_run(engine, "layout")
+    outcome = db.DocumentOutcome(
+        path="r8.pdf", sha256="c" * 64, extractor="layout", pages=1, results=[result]
+    )
+    db.save_document(engine, run_id, outcome)
+    service = ReviewService(engine, threshold=THRESHOLD)
+    (flag,) = [f for f in service.form(1).flags if f.code == "LEVEL1_WEIGHTS_SUM"]
+    assert flag.expected == 60.0 and flag.found == 50.0
+    after = service.decide(1, "indicators[0].weight", "correct", reviewer="t", value="60")
+    assert [f for f in after.flags if f.code == "LEVEL1_WEIGHTS_SUM"] == []
+    engine.dispose()

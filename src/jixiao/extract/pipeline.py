@@ -100,10 +100,11 @@ def run_form_checks(output: ExtractorOutput, config: Any, lang: str) -> list[Fla
     """The arithmetic and consistency flags (jixiao.checks) for one extracted form.
 
     `config=None` means the defaults, except that a hybrid extraction uses the calibrated review
-    threshold. A failure of the checks becomes one CHECKS_FAILED warning, never a lost form.
+    threshold. Weights printed in 一级 labels (read from the provenance) go to R8. A failure of
+    the checks becomes one CHECKS_FAILED warning, never a lost form.
     """
     try:
-        from jixiao.checks import run_checks
+        from jixiao.checks import printed_level1_weights, run_checks
     except ImportError:  # checks not installed in this build: extraction alone is still useful
         return []
     if config is None and output.stats.extractor == "hybrid":
@@ -112,7 +113,14 @@ def run_form_checks(output: ExtractorOutput, config: Any, lang: str) -> list[Fla
 
         config = review_check_config()
     try:
-        return run_checks(output.record, fields=output.fields, config=config, lang=lang)
+        return run_checks(
+            output.record,
+            fields=output.fields,
+            config=config,
+            lang=lang,
+            # "产出指标(50分)": R8 checks the rows under it add up to the printed weight
+            level1_weights=printed_level1_weights(output.record, output.fields),
+        )
     except Exception as err:  # a checks bug must not lose the extraction
         log.exception("checks failed")
         return [

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
-from jixiao.checks import CheckConfig, run_checks
+from jixiao.checks import CheckConfig, printed_level1_weights, run_checks
 from jixiao.contract import ExtractionResult, FieldProvenance, Flag, FormRecord, FundingKind
 from jixiao.store import db
 from jixiao.store.tables import Document, DocumentRun, Form, ReviewDecision
@@ -342,7 +342,12 @@ class ReviewService:
         for path in status:
             if path in prov:
                 prov[path] = prov[path].model_copy(update={"confidence": 1.0})
-        flags = run_checks(result.form, fields=prov, config=self.config)
+        flags = run_checks(
+            result.form,
+            fields=prov,
+            config=self.config,
+            level1_weights=printed_level1_weights(result.form, result.fields),
+        )
 
         leaves = list(db.leaf_values(result.form))
         flagged: dict[str, list[int]] = {}
