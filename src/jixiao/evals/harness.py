@@ -260,10 +260,12 @@ def match_forms(
 
 def check_codes(record: FormRecord, result: ExtractionResult | None = None) -> list[str]:
     """Codes the deterministic checks find on `record` (extraction flags are not findings)."""
-    from jixiao.checks import run_checks
+    from jixiao.checks import printed_level1_weights, run_checks
 
     fields = result.fields if result is not None else None
-    return [f.code for f in run_checks(record, fields=fields)]
+    # the printed 一级 weights (R8), read from the cells' source text as `jixiao extract` does
+    weights = printed_level1_weights(record, fields) or None
+    return [f.code for f in run_checks(record, fields=fields, level1_weights=weights)]
 
 
 def score_form(
