@@ -203,7 +203,8 @@ SPAN_SOURCE = "项目名称：一网通办平台运维 年度预算：16,124.45�
 def test_validation_failure_then_successful_reask(
     make_llm_client: Callable[..., LLMClient], vcr: Any
 ) -> None:
-    llm_client = make_llm_client(max_tokens=48)
+    # the embedded server's default: its gemma chat template drops `tool` turns
+    llm_client = make_llm_client(max_tokens=48, reask_as_user=True)
     messages = [
         {
             "role": "user",
@@ -218,8 +219,10 @@ def test_validation_failure_then_successful_reask(
     assert stats.attempts >= 2 and stats.error is None
     assert stats.input_tokens > 0 and stats.output_tokens > 0
     assert len(vcr.requests) == stats.attempts
-    # the second request carries the validation error of the first answer
-    assert "rejected" in vcr.requests[1].body.decode("utf-8")
+    # the second request carries the validation error of the first answer, as a user turn
+    second = json.loads(vcr.requests[1].body)["messages"]
+    assert [m["role"] for m in second] == ["user", "assistant", "user"]
+    assert "was rejected" in second[2]["content"] and "calling Span" in second[2]["content"]
 
 
 # --- re-asks as user turns (chat templates without a `tool` role) ----------------------------

@@ -40,7 +40,8 @@ INJECTED_PDF = DATA / "injected.pdf"
 def client(request: pytest.FixtureRequest, llm_settings: LLMSettings) -> Iterator[LLMClient]:
     """`llm_client` with a long timeout: recording on a shared 2-core machine runs the 270M
     model at a few tokens per second, and a timed-out request keeps the server busy."""
-    settings = llm_settings.model_copy(update={"timeout_s": 1800.0})
+    # reask_as_user: as the embedded server runs (its gemma template drops `tool` turns)
+    settings = llm_settings.model_copy(update={"timeout_s": 1800.0, "reask_as_user": True})
     base_url = None
     if request.getfixturevalue("recording"):
         base_url = request.getfixturevalue("embedded_server").base_url
@@ -146,7 +147,7 @@ def test_injected_pdf_end_to_end_and_cached_rerun(client: LLMClient) -> None:
 
 
 @pytest.mark.vcr
-def test_failed_validation_is_reasked(client: LLMClient) -> None:
+def test_failed_validation_is_reasked(client: LLMClient, vcr: Any) -> None:
     """The header of the small form: the first answer cites text its cell does not hold, the
     validation error goes back to the model, and the second attempt (the last) keeps what is
     grounded and nulls the rest."""
@@ -163,6 +164,10 @@ def test_failed_validation_is_reasked(client: LLMClient) -> None:
     assert stats.error is None and result is not None
     assert stats.attempts == 2  # one answer rejected, one re-ask
     assert context["attempt"] == 2
+    # the re-ask shows the model its answer and the error as plain turns, no `tool` turn
+    reask = json.loads(vcr.requests[1].body)["messages"]
+    assert [m["role"] for m in reask] == ["user", "assistant", "user"]
+    assert "is not in cell" in reask[2]["content"]
     # what survived is grounded in the section's own cells
     for name in ("title", "year", "project_name", "competent_department", "implementing_unit"):
         span = getattr(result, name)
