@@ -24,6 +24,7 @@ values are per confidence bin on the dev split and writes the review threshold t
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -261,6 +262,9 @@ def reliability_table(points: Iterable[tuple[float, bool]], bins: int = 10) -> l
     return [Bin(b / bins, (b + 1) / bins, n, c) for b, (n, c) in enumerate(counts)]
 
 
+MIN_BAND = 5  # a band of fewer fields says too little to veto a threshold
+
+
 def choose_threshold(
     points: Sequence[tuple[float, bool]],
     target: float = 0.995,
@@ -271,12 +275,30 @@ def choose_threshold(
     """The lowest threshold t such that the fields with confidence ≥ t are ≥ `target` correct.
 
     Candidates are the observed confidences; the lowest qualifying one maximises coverage.
-    `marginal_floor`: also require the fields just above t (confidence in [t, t + window)) to be
-    at least this correct, so that a small, mostly wrong group is not waved through on the
-    strength of the many right ones above it. None when no set of at least `min_support`
+    `marginal_floor`: also require every band of fields above t (confidence in [t + k·window,
+    t + (k+1)·window); above the first, bands of at least `MIN_BAND` fields) to be at least
+    this correct, so that
+    a small, mostly wrong group is not waved through on the strength of the many right ones
+    above it — neither just above t nor higher up. None when no set of at least `min_support`
     fields qualifies.
     """
     ranked = sorted(points, key=lambda p: -p[0])
+    ascending = [c for c, _ in reversed(ranked)]
+    right_below = [0]  # right_below[j]: correct fields among the j lowest confidences
+    for _, ok in reversed(ranked):
+        right_below.append(right_below[-1] + int(ok))
+
+    def bands_hold(t: float) -> bool:
+        lo, least = t, 1  # the band just above t counts however small it is
+        while lo <= 1.0:
+            a = bisect.bisect_left(ascending, lo)
+            b = bisect.bisect_left(ascending, lo + window)
+            n_band = b - a
+            if n_band >= least and right_below[b] - right_below[a] < marginal_floor * n_band:
+                return False
+            lo, least = lo + window, MIN_BAND
+        return True
+
     best: float | None = None
     n = correct = 0
     i = 0
@@ -289,10 +311,8 @@ def choose_threshold(
             i += 1
         if n < min_support or correct / n < target:
             continue
-        if marginal_floor > 0.0:
-            near = [ok for c, ok in ranked[:i] if c < conf + window]
-            if sum(near) < marginal_floor * len(near):
-                continue
+        if marginal_floor > 0.0 and not bands_hold(conf):
+            continue
         best = conf
     return best
 

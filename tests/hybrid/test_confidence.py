@@ -105,6 +105,20 @@ def test_threshold_does_not_wave_through_a_small_mostly_wrong_group() -> None:
     assert choose_threshold(points, target=0.995, marginal_floor=0.9) == 0.95
 
 
+def test_threshold_is_not_lowered_past_a_mostly_wrong_band_higher_up() -> None:
+    # the window just above 0.05 is all right, but the band [0.35, 0.45) is 70 % right: every
+    # band above the threshold must hold, so the threshold stays above that band
+    points = (
+        [(0.95, True)] * 5000
+        + [(0.05, True)] * 10
+        + [(0.4, True)] * 7
+        + [(0.4, False)] * 3
+        + [(0.6, True)] * 10
+    )
+    assert choose_threshold(points, target=0.995) == 0.05  # 99.94 % above 0.05 overall
+    assert choose_threshold(points, target=0.995, marginal_floor=0.9) == 0.6
+
+
 def test_review_threshold_round_trip_and_default(tmp_path: Path) -> None:
     path = tmp_path / "thresholds.json"
     assert review_threshold(path) == DEFAULT_REVIEW_THRESHOLD

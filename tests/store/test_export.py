@@ -32,7 +32,7 @@ def _fill(path: Path, sheet: str, cell: str) -> str:
 @pytest.fixture
 def stored(engine: Engine) -> Engine:
     run_id = db.start_run(engine, "layout")
-    for sha, confidence in (("a" * 64, 0.95), ("b" * 64, 0.4)):
+    for sha, confidence in (("a" * 64, 0.95), ("b" * 64, 0.2)):
         result = make_result(f"{sha[0]}.pdf", sha, confidence=confidence)
         outcome = db.DocumentOutcome(
             path=result.source.file, sha256=sha, extractor="layout", results=[result]
@@ -79,10 +79,10 @@ def test_xlsx_highlights_flagged_and_low_confidence_cells(stored: Engine, tmp_pa
     assert _fill(out, "funding", sheet.cell(row=2, column=rate).coordinate) == _FILLS["error"]
     assert sheet.cell(row=2, column=executed).fill.fill_type is None
     assert sheet.cell(row=2, column=budget).fill.fill_type is None
-    # form b: executed read with confidence 0.4: filled and annotated
+    # form b: executed read with confidence 0.2 (below the calibrated threshold): filled
     low = sheet.cell(row=4, column=executed)
     assert _fill(out, "funding", low.coordinate) == _FILLS["low"]
-    assert low.comment is not None and "0.40" in low.comment.text
+    assert low.comment is not None and "0.20" in low.comment.text
 
 
 def _executed_cells(tmp_path: Path, confidences: list[float], **kwargs: float) -> list[Cell]:
