@@ -103,6 +103,7 @@ def test_llm_and_hybrid_baselines_reproduce(
     monkeypatch: pytest.MonkeyPatch,
     recording: bool,
     _server_for_recording: Any,
+    vcr: Any,
 ) -> None:
     base_url = _server_for_recording.base_url if recording else REPLAY_BASE_URL
     monkeypatch.setenv("JIXIAO_CACHE_DIR", str(tmp_path / "cache"))
@@ -112,6 +113,15 @@ def test_llm_and_hybrid_baselines_reproduce(
     monkeypatch.setenv("JIXIAO_LLM_TIMEOUT_S", "900")
 
     llm = _runs("llm", corpus_manifest, base_url)
+    if not recording:
+        # the client turns a request with no recording into a failed section (a null value),
+        # so say plainly why the numbers would differ
+        unasked = len(vcr) - vcr.play_count
+        assert unasked == 0, (
+            f"{unasked} of {len(vcr)} recorded LLM answers were never asked for: a prompt, schema,"
+            " model, parameter or section text changed since the recording. Run the evals for the"
+            " change and re-record (see tests/llm/test_llm_baselines.py's docstring)."
+        )
     for split, run in llm.items():
         cost = run["summary"]["cost"]
         assert cost["llm_calls"] > 0, (split, cost)
