@@ -277,10 +277,9 @@ def choose_threshold(
     Candidates are the observed confidences; the lowest qualifying one maximises coverage.
     `marginal_floor`: also require every band of fields above t (confidence in [t + k·window,
     t + (k+1)·window); above the first, bands of at least `MIN_BAND` fields) to be at least
-    this correct, so that
-    a small, mostly wrong group is not waved through on the strength of the many right ones
-    above it — neither just above t nor higher up. None when no set of at least `min_support`
-    fields qualifies.
+    this correct, so that a small, mostly wrong group is not waved through on the strength of
+    the many right ones above it — neither just above t nor higher up. None when no set of at
+    least `min_support` fields qualifies.
     """
     ranked = sorted(points, key=lambda p: -p[0])
     ascending = [c for c, _ in reversed(ranked)]

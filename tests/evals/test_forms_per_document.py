@@ -3,6 +3,8 @@ N forms of a document reach the extractor, and only those are scored."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,3 +75,22 @@ def test_only_the_first_forms_are_extracted_and_scored(
     for form in first["forms"]:
         assert form["gold_id"] == firsts[form["doc"]]["gold_id"]
         assert form["correct"] == firsts[form["doc"]]["correct"]
+
+
+def test_the_count_is_per_document_even_for_identical_pdfs(
+    bundle_manifest: Path, counting: type[_CountingLayout], tmp_path: Path
+) -> None:
+    """The same PDF listed twice (a republished bundle): each listing gets its first form."""
+    manifest = json.loads(bundle_manifest.read_text(encoding="utf-8"))
+    first = manifest["documents"][0]
+    copy = tmp_path / "again.pdf"
+    shutil.copyfile(bundle_manifest.parent / first["file"], copy)
+    manifest["documents"] = [first, {**first, "file": str(copy)}]
+    path = bundle_manifest.parent / "twice.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+    run = run_eval(
+        EvalOptions(split="dev", manifest=path, extractor=counting.name, forms_per_document=1)
+    )
+    assert counting.calls == 2
+    assert run["summary"]["forms"]["gold"] == run["summary"]["forms"]["matched"] == 2

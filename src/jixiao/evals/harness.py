@@ -100,21 +100,20 @@ def select_documents(
 
 
 class FirstFormsOnly:
-    """Extractor wrapper for `forms_per_document`: the first `n` forms of each document go to the
-    inner extractor; later ones get an empty record at no cost and are not scored."""
+    """Extractor wrapper for `forms_per_document`, one per document: its first `n` forms go to
+    the inner extractor; later ones get an empty record at no cost and are not scored."""
 
     def __init__(self, inner: Extractor, n: int) -> None:
         self.inner = inner
         self.n = n
         self.name = inner.name
-        self._seen: dict[str, int] = {}
+        self._seen = 0
 
     def extract(self, form: Any, layout: Any, *, doc_sha256: str) -> ExtractorOutput:
         from jixiao.extract.base import ExtractorOutput
 
-        seen = self._seen.get(doc_sha256, 0)
-        self._seen[doc_sha256] = seen + 1
-        if seen >= self.n:
+        self._seen += 1
+        if self._seen > self.n:
             return ExtractorOutput(record=FormRecord())
         return self.inner.extract(form, layout, doc_sha256=doc_sha256)
 
@@ -264,7 +263,7 @@ def check_codes(record: FormRecord, result: ExtractionResult | None = None) -> l
 
     fields = result.fields if result is not None else None
     # the printed 一级 weights (R8), read from the cells' source text as `jixiao extract` does
-    weights = printed_level1_weights(record, fields) or None
+    weights = printed_level1_weights(record, fields)
     return [f.code for f in run_checks(record, fields=fields, level1_weights=weights)]
 
 
@@ -367,16 +366,20 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
         open_extractor(options.extractor, extractor_opts) as extractor,
     ):
         prompts.update(pinned)
-        if options.forms_per_document is not None:
-            extractor = FirstFormsOnly(extractor, options.forms_per_document)
         for n, doc in enumerate(docs, 1):
             pdf = options.manifest.parent / doc.file
             doc_sha = _sha256(pdf) if pdf.is_file() else None
             doc_started = time.perf_counter()
             error = None
             warnings: list[str] = []
+            # a fresh wrapper per document: "first N forms" counts within this document only
+            doc_extractor = (
+                extractor
+                if options.forms_per_document is None
+                else FirstFormsOnly(extractor, options.forms_per_document)
+            )
             try:
-                results = extract_results(extractor, pdf, warnings)
+                results = extract_results(doc_extractor, pdf, warnings)
             except DOCUMENT_ERRORS as err:  # one bad document must not lose the others
                 results, error = [], err.line()
             seconds = time.perf_counter() - doc_started
