@@ -14,7 +14,8 @@ A value's confidence is computed from facts anyone can re-check, never from the 
 - `label_match`: how well the layout extractor matched the label of the cell (1 = exact);
   `ruled` (0 for a borderless table, whose columns are inferred), `inherited` (a level label
   carried down a merged cell);
-- `ocr_confidence`: the OCR engine's confidence when the page was OCR'd.
+- `ocr_confidence`: the OCR engine's confidence when the page was OCR'd;
+- `llm_only`: only the LLM read the value (the layout had none there).
 
 `score_signals` combines them into [0, 1]; it is monotone in each signal (a failing check never
 raises it, agreement never lowers it). `benchmarks/calibrate_confidence.py` measures how right
@@ -60,6 +61,9 @@ class Weights:
     unclean_parse: float = 0.6
     inherited: float = 0.97
     unruled: float = 0.93  # a cell of a borderless table: its column was inferred from positions
+    # only the model read it (the layout had no value): nothing but the model vouches for it, so
+    # it goes to a person unless more evidence lifts it (0.97 * 0.9 * 0.4 ≈ 0.35)
+    llm_only: float = 0.4
 
 
 WEIGHTS = Weights()
@@ -99,6 +103,8 @@ def score_signals(signals: dict[str, float], weights: Weights = WEIGHTS) -> floa
         c *= weights.inherited
     if signals.get("ruled", 1.0) < 0.5:
         c *= weights.unruled
+    if signals.get("llm_only", 0.0) >= 1.0:
+        c *= weights.llm_only
     ocr = signals.get("ocr_confidence")
     if ocr is not None:
         c *= max(0.0, min(1.0, ocr))

@@ -103,6 +103,45 @@ class SourceInfo(_Strict):
     pages: list[int] = Field(default_factory=list, description="1-based pages of this form")
 
 
+QuestionLevel = Literal["field", "section", "form"]
+QuestionStatus = Literal["asked", "failed", "skipped_routing", "skipped_budget", "unavailable"]
+JsonScalar = float | str | None
+
+
+class ChangedValue(_Strict):
+    """One leaf an LLM answer changed: its value before (layout) and after the answer."""
+
+    path: str
+    before: JsonScalar = None
+    after: JsonScalar = None
+
+
+class LLMQuestion(_Strict):
+    """One thing the hybrid wanted the LLM to settle, why, and what it cost and changed.
+
+    Levels (issue: ask the LLM only what layout and checks cannot settle): `field` — one value
+    below the review threshold, named by an error finding, or missing beside an unread cell;
+    `section` — a section the layout could not read; `form` — no form structure the layout
+    knows. `status` says whether it was asked (routing and the per-form budget may skip it).
+    """
+
+    level: QuestionLevel
+    target: str = Field(description="field path, section name, or 'form'")
+    reason: str
+    status: QuestionStatus
+    answer: str | None = Field(None, description="a field question's cell id, or 'none'")
+    changed: list[ChangedValue] = Field(default_factory=list)
+    confirmed: list[str] = Field(
+        default_factory=list, description="paths whose value the answer agreed with"
+    )
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
 class RunInfo(_Strict):
     """What produced a result: extractor, model, prompts and their cost."""
 
@@ -119,6 +158,15 @@ class RunInfo(_Strict):
     llm_calls: int = 0
     cache_hits: int = 0
     seconds: float = 0.0
+    llm_policy: Literal["auto", "always", "never"] | None = Field(
+        None, description="hybrid: when the LLM was asked (None for other extractors)"
+    )
+    routing: str | None = Field(
+        None, description="hybrid auto: the routing table used, as path@sha256"
+    )
+    questions: list[LLMQuestion] = Field(
+        default_factory=list, description="hybrid auto: what the LLM was (or was not) asked"
+    )
 
 
 class ExtractionResult(_Strict):

@@ -17,12 +17,17 @@ from jixiao.contract import FormRecord
 from jixiao.corpus.render import render_pdf
 from jixiao.evals.compare import compare_forms
 from jixiao.extract.base import ExtractorOutput
+from jixiao.extract.escalation import EscalationPolicy
 from jixiao.extract.hybrid import AGREED, UNRESOLVED_CODE, HybridExtractor
 from jixiao.extract.layout import LayoutExtractor
 from jixiao.extract.pipeline import extract_document
 from jixiao.ingest.model import FormRegion, LayoutText
 
 GOLD = Path(__file__).resolve().parents[2] / "evals" / "gold" / "sh-bdc-2023-01.json"
+
+
+# the hybrid before escalation: the LLM reads every section of every form
+ALWAYS = EscalationPolicy(llm="always")
 
 
 class MisreadingLLM:
@@ -62,7 +67,9 @@ def test_hybrid_reads_the_form_as_well_as_layout_and_keeps_the_llm_misread_out(
 ) -> None:
     pdf, gold = rendered
     llm = MisreadingLLM()
-    (result,) = extract_document(pdf, extractor=HybridExtractor(LayoutExtractor(), llm))
+    (result,) = extract_document(
+        pdf, extractor=HybridExtractor(LayoutExtractor(), llm, policy=ALWAYS)
+    )
     (layout_result,) = extract_document(pdf, extractor=LayoutExtractor())
     hybrid_acc = compare_forms(result.form, gold).accuracy
     assert hybrid_acc >= compare_forms(layout_result.form, gold).accuracy

@@ -8,6 +8,7 @@ from jixiao.checks import run_checks
 from jixiao.contract import Flag, FormRecord
 from jixiao.errors import LLMUnavailable
 from jixiao.extract.base import ExtractorOutput
+from jixiao.extract.escalation import EscalationPolicy
 from jixiao.extract.hybrid import (
     AGREED,
     LLM_UNAVAILABLE_CODE,
@@ -18,6 +19,9 @@ from jixiao.extract.hybrid import (
     values_agree,
 )
 from jixiao.ingest.model import FormRegion, LayoutText
+
+# the hybrid before escalation: the LLM reads every section of every form
+ALWAYS = EscalationPolicy(llm="always")
 
 
 def _codes(out: ExtractorOutput) -> list[str]:
@@ -147,7 +151,7 @@ class _Fixed:
 def test_hybrid_extractor_survives_an_unusable_endpoint_and_stops_asking_it() -> None:
     layout = _Fixed("layout", output(consistent_record(), "layout"))
     llm = _Fixed("llm", None, LLMUnavailable("http://x", "refused", "check the URL"))
-    hybrid = HybridExtractor(layout, llm)
+    hybrid = HybridExtractor(layout, llm, policy=ALWAYS)
     form = FormRegion(index=0, kind="project", title="财政项目支出绩效自评表", pages=[1])
     for _ in range(2):
         out = hybrid.extract(form, LayoutText(), doc_sha256="0" * 64)

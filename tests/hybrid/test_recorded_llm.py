@@ -21,6 +21,7 @@ import yaml
 from jixiao.config import EMBEDDED_MODEL, LLMSettings
 from jixiao.contract import FormRecord
 from jixiao.evals.compare import compare_forms
+from jixiao.extract.escalation import EscalationPolicy
 from jixiao.extract.hybrid import AGREED, LLM_UNAVAILABLE_CODE, HybridExtractor
 from jixiao.extract.layout import LayoutExtractor
 from jixiao.extract.llm.client import LLMClient
@@ -32,6 +33,10 @@ DATA = REPO / "tests" / "llm" / "data"
 CASSETTE = (
     REPO / "cassettes" / "test_llm_extract" / "test_injected_pdf_end_to_end_and_cached_rerun.yaml"
 )
+
+
+# the hybrid before escalation: the LLM reads every section of every form
+ALWAYS = EscalationPolicy(llm="always")
 
 
 class _ReadableYaml:
@@ -91,7 +96,9 @@ def test_hybrid_with_the_recorded_model_is_at_least_as_good_as_layout(tmp_path: 
     client = LLMClient(settings)
     try:
         with _replayer().use_cassette(str(CASSETTE), serializer="readable"):
-            hybrid = HybridExtractor(LayoutExtractor(), LLMExtractor(client, max_retries=0))
+            hybrid = HybridExtractor(
+                LayoutExtractor(), LLMExtractor(client, max_retries=0), policy=ALWAYS
+            )
             (result,) = extract_document(pdf, extractor=hybrid)
     finally:
         client.close()

@@ -72,6 +72,8 @@ def _runs(extractor: str, manifest: Path, base_url: str) -> dict[str, dict[str, 
             mode="tools",
             limit=SELECTION,
             forms_per_document=FORMS_PER_DOCUMENT,
+            # the hybrid baseline is the hybrid before escalation: every section asked
+            escalation={"llm": "always"} if extractor == "hybrid" else {},
         )
         run = run_eval(options)
         run["name"] = f"{extractor}-gemma3-270m"

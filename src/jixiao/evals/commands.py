@@ -63,12 +63,35 @@ def run(
     note: Annotated[
         str, typer.Option("--note", help="Why this run / what subset (kept in a baseline).")
     ] = "",
+    llm: Annotated[
+        str,
+        typer.Option(
+            "--llm",
+            help="hybrid: auto (ask only what layout and checks leave in doubt), always "
+            "(every section, the hybrid before escalation) or never.",
+        ),
+    ] = "auto",
+    ask_all: Annotated[
+        bool,
+        typer.Option(
+            "--ask-all",
+            help="hybrid auto: ask every planned question whatever the routing table says "
+            "(measures the routing table: `jixiao eval routing`).",
+        ),
+    ] = False,
+    llm_max_calls: Annotated[
+        int | None, typer.Option("--llm-max-calls", min=0, help="LLM requests per form.")
+    ] = None,
+    llm_max_tokens: Annotated[
+        int | None, typer.Option("--llm-max-tokens", min=0, help="LLM tokens per form.")
+    ] = None,
 ) -> None:
     """Extract the corpus documents of a split, score them against gold, write a run JSON.
 
     `--split all` runs dev and test and writes both into one baseline file."""
     from jixiao.evals.harness import EvalOptions, run_eval, write_baseline, write_run
     from jixiao.evals.report import format_summary
+    from jixiao.extract.escalation import policy_options
 
     splits = ["dev", "test"] if split == "all" else [split]
     progress = None if quiet else (lambda line: typer.echo(line, err=True))
@@ -86,6 +109,7 @@ def run(
             limit=limit,
             forms_per_document=forms_per_doc,
             threshold=threshold,
+            escalation=policy_options(llm, ask_all, llm_max_calls, llm_max_tokens),
         )
         runs[one] = run_eval(options, progress)
         typer.echo(format_summary(runs[one]))
@@ -100,6 +124,47 @@ def run(
     else:
         write_run(runs[split], out)
     typer.echo(f"run written to {out}")
+
+
+@eval_app.command("routing")
+def routing(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Dev runs of `eval run --extractor hybrid --ask-all`.")
+    ],
+    model: Annotated[str, typer.Option("--model", help="The model the runs measured.")],
+    save: Annotated[
+        bool, typer.Option("--save", help="Write the decisions into the packaged routing table.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the table here (e.g. evals/baselines).")
+    ] = None,
+) -> None:
+    """Per question kind: asked, rescued, broke, confirmed wrong, null, and the decision (ask a
+    kind only where rescues beat breakage). Dev runs only: the routing is tuned, never on test."""
+    from jixiao.errors import InvalidInput
+    from jixiao.evals.escalation import routing_table
+    from jixiao.evals.harness import load_run
+    from jixiao.extract.escalation import load_routing, save_routing
+
+    loaded = {}
+    for path in runs:
+        run = load_run(path)
+        if run.get("split") != "dev":
+            raise InvalidInput(str(path), "not a dev run", "measure the routing on dev only")
+        loaded[path.stem] = run
+    table = routing_table(loaded, model=model, base=load_routing().table)
+    typer.echo("| kind | asked | rescued | broke | confirmed wrong | null | ask |")
+    typer.echo("|---|---|---|---|---|---|---|")
+    for level, kind in table.models[model].kinds.items():
+        typer.echo(
+            f"| {level} | {kind.asked} | {kind.rescued} | {kind.broke} | "
+            f"{kind.confirmed_wrong} | {kind.null} | {'yes' if kind.ask else 'no'} |"
+        )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        typer.echo(f"written to {save_routing(table, out)}")
+    if save:
+        typer.echo(f"written to {save_routing(table)}")
 
 
 @eval_app.command("compare")

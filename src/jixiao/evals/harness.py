@@ -23,7 +23,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from jixiao.errors import (
     TooManyPages,
 )
 from jixiao.evals.compare import FormComparison, compare_forms, normalize_text
+from jixiao.evals.escalation import escalation_summary, score_questions
 from jixiao.evals.metrics import ScoredForm, ScoredLeaf, summarize
 
 RUN_FORMAT = "jixiao-eval-run/1"
@@ -72,6 +73,10 @@ class EvalOptions:
     """Review threshold for the calibration section; None: the calibrated one (the same one
     `extract` and `review` use), so the eval reports the coverage users get."""
     name: str | None = None
+    escalation: dict[str, Any] = field(default_factory=dict)
+    """The hybrid's EscalationPolicy fields: {"llm": "always"} is the hybrid before
+    escalation; {"ask_all": True} asks every planned question whatever the routing says (how
+    the routing table is measured)."""
 
 
 # -- selection --------------------------------------------------------------------------------
@@ -359,8 +364,13 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
     modes: set[str] = set()
     started = time.perf_counter()
     extractor_opts = ExtractorOptions(
-        model=options.model, base_url=options.base_url, mode=options.mode
+        model=options.model,
+        base_url=options.base_url,
+        mode=options.mode,
+        escalation=dict(options.escalation),
     )
+    questions: list[dict[str, dict[str, Any]]] = []
+    calls_per_form: list[int] = []
     with (
         prompt_overrides(options.prompts) as pinned,
         open_extractor(options.extractor, extractor_opts) as extractor,
@@ -403,6 +413,8 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
             for (gold_path, gold), form, pi in zip(golds, doc_forms, match, strict=True):
                 pred = results[pi] if pi is not None else None
                 leaves, wrong, comparison = score_form(gold, pred)
+                questions.append(score_questions(pred, comparison))
+                calls_per_form.append(pred.run.llm_calls if pred is not None else 0)
                 expected = [p.code for p in form.planted]
                 found = check_codes(pred.form, pred) if pred is not None else []
                 scored.append(
@@ -474,6 +486,7 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
         if n_forms
         else None,
     }
+    summary["escalation"] = escalation_summary(questions, calls_per_form)
     summary["forms"] = {
         "gold": n_forms,
         "found": sum(d["forms_found"] for d in documents),
@@ -501,6 +514,7 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
             "limit": options.limit,
             "forms_per_document": options.forms_per_document,
         },
+        "escalation": dict(options.escalation),
         "threshold": threshold,
         "summary": summary,
         "documents": documents,

@@ -53,6 +53,8 @@ class ExtractorOptions:
     base_url: str | None = None
     mode: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the hybrid's EscalationPolicy fields (llm, max_calls, max_tokens, threshold, routing_path)
+    escalation: dict[str, Any] = field(default_factory=dict)
 
 
 ExtractorFactory = Callable[[ExtractorOptions], Any]

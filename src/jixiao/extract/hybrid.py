@@ -17,7 +17,10 @@ Confidence comes from `jixiao.confidence` (checkable signals only).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,9 +28,26 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from jixiao.confidence import ARITHMETIC_RULES, apply_confidence
-from jixiao.contract import FieldProvenance, Flag, FormRecord, FundingRow, Indicator, RunInfo
+from jixiao.contract import (
+    ChangedValue,
+    FieldProvenance,
+    Flag,
+    FormRecord,
+    FundingRow,
+    Indicator,
+    LLMQuestion,
+    RunInfo,
+)
 from jixiao.errors import JixiaoError
 from jixiao.extract.base import Extractor, ExtractorOptions, ExtractorOutput
+from jixiao.extract.escalation import (
+    Budget,
+    EscalationPolicy,
+    LoadedRouting,
+    PlannedQuestion,
+    load_routing,
+    plan_questions,
+)
 from jixiao.extract.grounding import locate, locate_number, normalize
 from jixiao.ingest.model import FormRegion, LayoutText
 
@@ -303,11 +323,13 @@ def reconcile(
     *,
     llm_error: str | None = None,
     check: Callable[[FormRecord], list[Flag]] | None = None,
+    llm_wanted: bool = True,
 ) -> ExtractorOutput:
     """One record from the two extractors' outputs for the same form (see the module doc).
 
-    `llm` None or empty → the layout's values with a HYBRID_LLM_UNAVAILABLE flag (`llm_error`
-    says why). `check`: the arithmetic checks (default `jixiao.checks.run_checks`).
+    `llm` None or empty → the layout's values, with a HYBRID_LLM_UNAVAILABLE flag (`llm_error`
+    says why) when `llm_wanted` (an escalating hybrid that needed no answer is not flagged).
+    `check`: the arithmetic checks (default `jixiao.checks.run_checks`).
     """
     if check is None:
         from jixiao.checks import run_checks
@@ -315,7 +337,7 @@ def reconcile(
         check = run_checks
     flags: list[Flag] = []
     llm_ran = llm is not None and _has_values(llm.record)
-    if not llm_ran:
+    if not llm_ran and llm_wanted:
         why = llm_error or "the LLM extractor returned no values for this form"
         flags.append(
             Flag(
@@ -326,6 +348,7 @@ def reconcile(
                 "values were not cross-checked",
             )
         )
+    if not llm_ran:
         llm = ExtractorOutput(record=FormRecord())
     assert llm is not None
     lay_rec, llm_rec = layout.record, llm.record
@@ -394,23 +417,9 @@ def reconcile(
             if choice.alternative is not None:
                 flags.append(_unresolved(path, leaf))
             continue
-        if choice.prov is None:
-            continue
-        disagreed = choice.side in ("layout", "llm") and choice.alternative is not None
-        signals = dict(choice.prov.signals)
-        signals["grounded"] = 1.0 if is_grounded(choice.value, choice.prov, leaf.name) else 0.0
-        signals["agreement"] = choice.agreement
-        if choice.resolved_by_checks:
-            signals["resolved_by_checks"] = 1.0
-        if choice.resolved_by_grounding:
-            signals["resolved_by_grounding"] = 1.0
-        fields[path] = choice.prov.model_copy(
-            update={
-                "extractor": choice.side or AGREED,
-                "alternative": choice.alternative if disagreed else None,
-                "signals": signals,
-            }
-        )
+        chosen = _provenance_of(choice, leaf)
+        if chosen is not None:
+            fields[path] = chosen
 
     lay_rows_map = {name: maps[0] for name, maps in row_maps.items()}
     llm_rows_map = {name: maps[1] for name, maps in row_maps.items()}
@@ -432,6 +441,82 @@ def reconcile(
         stats=_stats(layout.stats, llm.stats if llm_ran else None),
         unplaced=list(layout.unplaced),
     )
+
+
+def _provenance_of(choice: _Choice, leaf: _Leaf) -> FieldProvenance | None:
+    """The chosen value's provenance with the reconciliation signals."""
+    if choice.prov is None:
+        return None
+    disagreed = choice.side in ("layout", "llm") and choice.alternative is not None
+    signals = dict(choice.prov.signals)
+    signals["grounded"] = 1.0 if is_grounded(choice.value, choice.prov, leaf.name) else 0.0
+    signals["agreement"] = choice.agreement
+    if choice.resolved_by_checks:
+        signals["resolved_by_checks"] = 1.0
+    if choice.resolved_by_grounding:
+        signals["resolved_by_grounding"] = 1.0
+    if choice.side == "llm" and leaf.lay_value is None:
+        # only the model read it: nothing but the model vouches for it
+        signals["llm_only"] = 1.0
+    return choice.prov.model_copy(
+        update={
+            "extractor": choice.side or AGREED,
+            "alternative": choice.alternative if disagreed else None,
+            "signals": signals,
+        }
+    )
+
+
+def apply_field_answers(
+    out: ExtractorOutput,
+    answers: dict[str, tuple[Any, FieldProvenance]],
+    *,
+    check: Callable[[FormRecord], list[Flag]],
+) -> ExtractorOutput:
+    """A hybrid reading with field-question answers (path → value read from the named cell,
+    its provenance) reconciled into it leaf by leaf, by the same rules as two whole readings:
+    agreement, grounding, a cell the reading assigns to another field, then the checks."""
+    record = out.record.model_copy(deep=True)
+    claimed: dict[tuple[int, tuple[int, ...]], set[str]] = {}
+    for path, prov in out.fields.items():
+        claimed.setdefault(_cell_key(prov), set()).add(path)
+    leaves: dict[str, _Leaf] = {}
+    for path, (value, prov) in answers.items():
+        name = path.rsplit(".", 1)[-1]
+        leaf = _Leaf(
+            path, name, _leaf_of(record, path), out.fields.get(path), value, prov, lay_path=path
+        )
+        owners = claimed.get(_cell_key(prov), set())
+        leaf.llm_misplaced = bool(owners) and path not in owners
+        leaves[path] = leaf
+    choices = {path: _first_pass(leaf) for path, leaf in leaves.items()}
+    for path, choice in choices.items():
+        _set(record, path, choice.value)
+    _settle_by_checks(record, leaves, choices, check)
+    fields = dict(out.fields)
+    flags = list(out.flags)
+    for path, choice in choices.items():
+        fields.pop(path, None)
+        if choice.value is None:
+            if choice.alternative is not None:
+                flags.append(_unresolved(path, leaves[path]))
+            continue
+        chosen = _provenance_of(choice, leaves[path])
+        if chosen is not None:
+            fields[path] = chosen
+    fields = apply_confidence(record, fields, check(record))
+    return ExtractorOutput(
+        record=record, fields=fields, flags=flags, stats=out.stats, unplaced=list(out.unplaced)
+    )
+
+
+def _leaf_of(record: FormRecord, path: str) -> Any:
+    m = _ROW_PATH.match(path)
+    if m is None:
+        return getattr(record, path)
+    rows = getattr(record, m.group(1))
+    k = int(m.group(2))
+    return getattr(rows[k], (m.group(3) or ".")[1:]) if k < len(rows) else None
 
 
 def _build(choices: dict[str, _Choice], row_count: dict[str, int]) -> FormRecord:
@@ -477,6 +562,15 @@ def _flag_value(v: Any) -> float | str | None:
 def _stats(lay: RunInfo, llm: RunInfo | None) -> RunInfo:
     if llm is None:
         return RunInfo(extractor=EXTRACTOR_NAME, seconds=lay.seconds)
+    if llm.prompts and llm.prompt_sha256 is None:
+        # usage summed over escalated questions: name the prompts the way LLMExtractor does
+        combined = "\n".join(f"{k}={v}" for k, v in llm.prompts.items())
+        llm = llm.model_copy(
+            update={
+                "prompt": ",".join(llm.prompts),
+                "prompt_sha256": hashlib.sha256(combined.encode("utf-8")).hexdigest(),
+            }
+        )
     return RunInfo(
         extractor=EXTRACTOR_NAME,
         model=llm.model,
@@ -516,58 +610,516 @@ def add_ocr_signals(output: ExtractorOutput, form: FormRegion) -> None:
 # -- the extractor -------------------------------------------------------------------------------
 
 
+class LazyLLM:
+    """The LLM extractor of a run, opened on first use (an embedded server starts only when a
+    question is actually asked) and shared by every form and document; closed by `close()`.
+
+    Thread-safe: batch workers share one. After a failure to open, `error` says why and `get()`
+    returns None for the rest of the run.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+        *,
+        extractor: Extractor | None = None,
+        model: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._opener = opener
+        self._extractor = extractor
+        self._stack = contextlib.ExitStack()
+        self._lock = threading.Lock()
+        self.error = error
+        client = getattr(extractor, "client", None)
+        self.model = model or (client.settings.model if client is not None else None)
+
+    @property
+    def opened(self) -> bool:
+        return self._extractor is not None
+
+    def get(self) -> Extractor | None:
+        with self._lock:
+            if self._extractor is None and self._opener is not None and self.error is None:
+                try:
+                    self._extractor = self._stack.enter_context(self._opener())
+                except JixiaoError as err:
+                    self.error = err.line()
+                except ImportError as err:
+                    self.error = f"the LLM extractor is not installed ({err})"
+            return self._extractor if self.error is None else None
+
+    def fail(self, error: str) -> None:
+        """The endpoint is unusable for every form: stop asking for the rest of the run."""
+        self.error = error
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def _section_of(path: str) -> str:
+    if path.startswith("funding"):
+        return "funding"
+    if path.startswith("indicators"):
+        return "indicators"
+    if path in ("goal_expected", "goal_actual"):
+        return "goals"
+    if path in ("total_weight", "total_score", "grade"):
+        return "totals"
+    return "header"
+
+
+def _leaf_paths(record: FormRecord) -> Iterator[str]:
+    yield from SCALARS
+    for list_name, (model, _key) in _ROW_LISTS.items():
+        for k in range(len(getattr(record, list_name))):
+            for attr in model.model_fields:
+                yield f"{list_name}[{k}].{attr}"
+
+
+def _as_scalar(value: Any) -> float | str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if _is_number(value):
+        return float(value)
+    return str(value)
+
+
+def _merge_outputs(outputs: list[ExtractorOutput]) -> ExtractorOutput:
+    """Section readings of one form (each holds only its own section) as one reading."""
+    record = FormRecord()
+    fields: dict[str, FieldProvenance] = {}
+    flags: list[Flag] = []
+    for part in outputs:
+        for name in SCALARS:
+            value = getattr(part.record, name)
+            if value is not None:
+                setattr(record, name, value)
+        for list_name in _ROW_LISTS:
+            rows = getattr(part.record, list_name)
+            if rows:
+                setattr(record, list_name, rows)
+        fields.update(part.fields)
+        flags.extend(part.flags)
+    stats = outputs[0].stats.model_copy() if outputs else RunInfo(extractor="llm")
+    for part in outputs[1:]:
+        _add_usage(stats, part.stats)
+    return ExtractorOutput(record=record, fields=fields, flags=flags, stats=stats)
+
+
+def _add_usage(into: RunInfo, more: RunInfo) -> None:
+    into.input_tokens += more.input_tokens
+    into.output_tokens += more.output_tokens
+    into.llm_calls += more.llm_calls
+    into.cache_hits += more.cache_hits
+    into.seconds = round(into.seconds + more.seconds, 3)
+    into.prompts = dict(sorted({**into.prompts, **more.prompts}.items()))
+
+
+_NUMBER_LEAVES = frozenset(
+    {
+        "initial_budget",
+        "annual_budget",
+        "executed",
+        "weight",
+        "execution_rate",
+        "score",
+        "total_weight",
+        "total_score",
+    }
+)
+_YEAR_RE = re.compile(r"(19|20)\d{2}")
+
+
+def value_from_cell(leaf: str, text: str) -> Any:
+    """The value a field question's answer names: parsed from the cell the way the section
+    calls parse a cited cell (numbers from the text, never typed by the model)."""
+    from jixiao.extract import labels
+    from jixiao.extract.grounding import parse_number, strip_weight_suffix
+    from jixiao.extract.llm.sections import cell_value
+
+    value = cell_value(text).strip()
+    if not value:
+        return None
+    if leaf in _NUMBER_LEAVES:
+        return parse_number(value)
+    if leaf == "year":
+        found = _YEAR_RE.search(value)
+        return int(found.group()) if found else None
+    if leaf == "funding_unit":
+        return labels.money_unit(value)
+    if leaf in ("level1", "level2"):
+        return strip_weight_suffix(value)
+    if leaf in ("label", "name", "title"):
+        return value
+    return text.strip()
+
+
 class HybridExtractor:
-    """`Extractor` over a layout and an (optional) LLM extractor."""
+    """`Extractor` over a layout and an (optional, lazily opened) LLM extractor.
+
+    `policy.llm`: `auto` (default) asks the LLM only what layout and checks leave in doubt (see
+    `jixiao.extract.escalation`); `always` runs the LLM on every section of every form and
+    reconciles the two readings (the design before escalation, kept for evals); `never` is the
+    layout reading with the hybrid's confidence.
+    """
 
     name = EXTRACTOR_NAME
 
     def __init__(
-        self, layout: Extractor, llm: Extractor | None, *, llm_error: str | None = None
+        self,
+        layout: Extractor,
+        llm: Extractor | LazyLLM | None,
+        *,
+        llm_error: str | None = None,
+        policy: EscalationPolicy | None = None,
     ) -> None:
         self.layout = layout
-        self.llm = llm
+        self.llm = llm if isinstance(llm, LazyLLM) or llm is None else LazyLLM(extractor=llm)
         self.llm_error = llm_error
+        self.policy = policy or EscalationPolicy()
+        self._routing: LoadedRouting | None = None
+
+    @property
+    def routing(self) -> LoadedRouting:
+        if self._routing is None:
+            self._routing = load_routing(self.policy.routing_path)
+        return self._routing
+
+    def _llm(self) -> tuple[Extractor | None, str | None]:
+        if self.llm is None:
+            return None, self.llm_error or "no LLM extractor is configured"
+        got = self.llm.get()
+        return got, (None if got is not None else self.llm.error or self.llm_error)
 
     def extract(self, form: FormRegion, layout: LayoutText, *, doc_sha256: str) -> ExtractorOutput:
         started = time.perf_counter()
         lay = self.layout.extract(form, layout, doc_sha256=doc_sha256)
-        llm_out: ExtractorOutput | None = None
-        error = self.llm_error
-        if self.llm is not None:
-            try:
-                llm_out = self.llm.extract(form, layout, doc_sha256=doc_sha256)
-            except JixiaoError as err:
-                # the endpoint is unusable for every form: stop asking, read the rest by layout
-                error = self.llm_error = err.line()
-                self.llm = None
-            except Exception as err:  # one bad LLM answer must not lose the layout reading
-                error = f"{type(err).__name__}: {err}"
-        for reading in (lay, llm_out):
-            if reading is not None:
-                add_ocr_signals(reading, form)
-        out = reconcile(lay, llm_out, llm_error=error)
+        add_ocr_signals(lay, form)
+        if self.policy.llm == "always":
+            out = self._always(form, layout, lay, doc_sha256)
+        elif self.policy.llm == "never":
+            out = reconcile(lay, None, llm_wanted=False)
+        else:
+            out = self._escalate(form, layout, lay, doc_sha256)
+        out.stats.llm_policy = self.policy.llm
         out.stats.seconds = round(time.perf_counter() - started, 3)
         return out
+
+    def _always(
+        self, form: FormRegion, layout: LayoutText, lay: ExtractorOutput, doc_sha256: str
+    ) -> ExtractorOutput:
+        llm, error = self._llm()
+        llm_out: ExtractorOutput | None = None
+        if llm is not None:
+            try:
+                llm_out = llm.extract(form, layout, doc_sha256=doc_sha256)
+            except JixiaoError as err:
+                # the endpoint is unusable for every form: stop asking, read the rest by layout
+                error = err.line()
+                if self.llm is not None:
+                    self.llm.fail(error)
+            except Exception as err:  # one bad LLM answer must not lose the layout reading
+                error = f"{type(err).__name__}: {err}"
+        if llm_out is not None:
+            add_ocr_signals(llm_out, form)
+        return reconcile(lay, llm_out, llm_error=error)
+
+    # -- escalation ---------------------------------------------------------------------------
+
+    def _escalate(
+        self, form: FormRegion, layout: LayoutText, lay: ExtractorOutput, doc_sha256: str
+    ) -> ExtractorOutput:
+        from jixiao.confidence import review_threshold
+        from jixiao.extract.llm.sections import split_sections
+
+        check = _checks_with_weights
+        base = reconcile(lay, None, llm_wanted=False, check=check(base_fields=lay.fields))
+        threshold = (
+            self.policy.threshold if self.policy.threshold is not None else review_threshold()
+        )
+        shown = {section.name for section in split_sections(layout)}
+        planned = plan_questions(
+            base.record,
+            base.fields,
+            check(base_fields=base.fields)(base.record),
+            layout,
+            threshold=threshold,
+            unplaced=lay.unplaced,
+            sections_shown=shown | ({"indicators"} if not base.record.indicators else set()),
+            layout_flags=lay.flags,
+        )
+        routing = self.routing
+        model = self.llm.model if self.llm is not None else None
+        budget = Budget(self.policy.max_calls, self.policy.max_tokens)
+        records: list[LLMQuestion] = []
+        wanted = [q for q in planned if self.policy.ask_all or routing.table.allows(model, q.level)]
+        records.extend(q.record("skipped_routing") for q in planned if q not in wanted)
+        out = base
+        usage = RunInfo(extractor="llm")
+        if wanted:
+            llm, error = self._llm()
+            if llm is None:
+                records.extend(q.record("unavailable", error=error) for q in wanted)
+                out.flags.append(_unavailable_flag(len(wanted), error))
+            else:
+                out = self._ask(
+                    form, layout, lay, base, wanted, llm, budget, records, usage, doc_sha256
+                )
+        out.stats = _stats(lay.stats, usage if usage.llm_calls or usage.cache_hits else None)
+        out.stats.routing = routing.cite
+        out.stats.questions = records
+        return out
+
+    def _ask(
+        self,
+        form: FormRegion,
+        layout: LayoutText,
+        lay: ExtractorOutput,
+        base: ExtractorOutput,
+        wanted: list[PlannedQuestion],
+        llm: Extractor,
+        budget: Budget,
+        records: list[LLMQuestion],
+        usage: RunInfo,
+        doc_sha256: str,
+    ) -> ExtractorOutput:
+        from jixiao.extract.llm.extractor import LLMExtractor
+
+        if not isinstance(llm, LLMExtractor):
+            records.extend(q.record("unavailable", error="not an LLM extractor") for q in wanted)
+            return base
+        check = _checks_with_weights
+        section_parts: list[tuple[PlannedQuestion, ExtractorOutput]] = []
+        fields_asked: list[PlannedQuestion] = []
+        for q in wanted:
+            if q.level == "field":
+                fields_asked.append(q)
+                continue
+            calls, tokens = _section_cost(llm, layout, q)
+            if not budget.fits(calls, tokens):
+                records.append(q.record("skipped_budget"))
+                continue
+            budget.spend(calls, tokens)
+            part = llm.extract_sections(
+                form,
+                layout,
+                doc_sha256=doc_sha256,
+                sections=set(q.sections),
+                whole_form=q.level == "form",
+            )
+            add_ocr_signals(part, form)
+            _add_usage(usage, part.stats)
+            usage.model, usage.mode = part.stats.model, part.stats.mode
+            section_parts.append((q, part))
+        out = base
+        if section_parts:
+            merged = _merge_outputs([part for _q, part in section_parts])
+            out = reconcile(lay, merged, llm_wanted=False, check=check(base_fields=lay.fields))
+            for q, part in section_parts:
+                changed, confirmed = _changes(base, out, {_section_of(p) for p in part.fields})
+                if q.level == "form":
+                    changed, confirmed = _changes(base, out, None)
+                failed = not _has_values(part.record)
+                records.append(
+                    q.record(
+                        "failed" if failed else "asked",
+                        changed=changed,
+                        confirmed=confirmed,
+                        llm_calls=part.stats.llm_calls,
+                        input_tokens=part.stats.input_tokens,
+                        output_tokens=part.stats.output_tokens,
+                        cache_hits=part.stats.cache_hits,
+                        seconds=part.stats.seconds,
+                        error="; ".join(f.message for f in part.flags if f.severity != "info")
+                        or None
+                        if failed
+                        else None,
+                    )
+                )
+        if fields_asked:
+            out = self._ask_fields(
+                layout, out, fields_asked, llm, budget, records, usage, doc_sha256, form
+            )
+        return out
+
+    def _ask_fields(
+        self,
+        layout: LayoutText,
+        out: ExtractorOutput,
+        asked: list[PlannedQuestion],
+        llm: Any,
+        budget: Budget,
+        records: list[LLMQuestion],
+        usage: RunInfo,
+        doc_sha256: str,
+        form: FormRegion,
+    ) -> ExtractorOutput:
+        from jixiao.extract.llm.questions import (
+            FieldQuestion,
+            ask_field,
+            estimate_tokens,
+            question_prompt,
+            question_wording,
+        )
+
+        prompt = question_prompt()
+        answers: dict[str, tuple[Any, FieldProvenance]] = {}
+        asked_records: dict[str, LLMQuestion] = {}
+        for q in asked:
+            cells = {
+                cid: layout.cells[cid].text
+                for row in q.rows
+                for cid in row.cell_ids
+                if cid in layout.cells
+            }
+            leaf = q.target.rsplit(".", 1)[-1]
+            question = FieldQuestion(
+                q.target, leaf, question_wording(leaf, q.row_key), list(q.rows), cells
+            )
+            tokens = estimate_tokens(question, prompt)
+            if not budget.fits(1, tokens):
+                records.append(q.record("skipped_budget"))
+                continue
+            budget.spend(1, tokens)
+            cell, stats = ask_field(
+                llm.client, question, doc_sha256=doc_sha256, form_index=form.index
+            )
+            usage.input_tokens += stats.input_tokens
+            usage.output_tokens += stats.output_tokens
+            usage.llm_calls += stats.attempts
+            usage.cache_hits += int(stats.cache_hit)
+            usage.seconds = round(usage.seconds + stats.seconds, 3)
+            usage.prompts[prompt.ref] = prompt.sha256
+            usage.model, usage.mode = llm.client.settings.model, llm.client.settings.mode
+            value = value_from_cell(leaf, layout.cells[cell].text) if cell else None
+            record = q.record(
+                "failed" if stats.error else "asked",
+                answer=cell or ("none" if not stats.error else None),
+                llm_calls=stats.attempts,
+                input_tokens=stats.input_tokens,
+                output_tokens=stats.output_tokens,
+                cache_hits=int(stats.cache_hit),
+                seconds=round(stats.seconds, 3),
+                error=stats.error,
+            )
+            asked_records[q.target] = record
+            records.append(record)
+            if cell is not None and value is not None:
+                ref = layout.cells[cell]
+                answers[q.target] = (
+                    value,
+                    FieldProvenance(
+                        confidence=0.9,
+                        page=ref.page,
+                        bbox=ref.bbox,
+                        source_text=ref.text,
+                        extractor="llm",
+                        signals={"grounded": 1.0},
+                    ),
+                )
+        if not answers:
+            return out
+        check = _checks_with_weights(base_fields=out.fields)
+        new = apply_field_answers(out, answers, check=check)
+        for path, record in asked_records.items():
+            if path not in answers:
+                continue
+            before, after = _leaf_of(out.record, path), _leaf_of(new.record, path)
+            if not values_agree(before, after):
+                record.changed = [
+                    ChangedValue(path=path, before=_as_scalar(before), after=_as_scalar(after))
+                ]
+            elif values_agree(before, answers[path][0]):
+                record.confirmed = [path]
+        return new
+
+
+def _checks_with_weights(
+    *, base_fields: dict[str, FieldProvenance]
+) -> Callable[[FormRecord], list[Flag]]:
+    """run_checks with the 一级 weights printed in the labels the reading cites (R8)."""
+    from jixiao.checks import printed_level1_weights, run_checks
+
+    def check(record: FormRecord) -> list[Flag]:
+        return run_checks(record, level1_weights=printed_level1_weights(record, base_fields))
+
+    return check
+
+
+def _section_cost(llm: Any, layout: LayoutText, q: PlannedQuestion) -> tuple[int, int]:
+    """Worst-case requests and tokens of a section (or whole-form) question: every chunk with
+    every validation re-ask, each prompt one token a character, each answer at max_tokens."""
+    from jixiao.extract.llm.prompts import section_prompt
+    from jixiao.extract.llm.sections import build_section_models, split_sections
+
+    attempts = 1 + int(llm.max_retries)
+    calls = tokens = 0
+    for section in split_sections(layout, chunk_rows=llm.chunk_rows, whole_form=q.level == "form"):
+        if section.name not in q.sections:
+            continue
+        prompt = section_prompt(section.name)
+        schema = json.dumps(build_section_models(section).response.model_json_schema())
+        one = len(prompt.render(section.text)) + len(schema) + llm.client.settings.max_tokens
+        calls += attempts
+        tokens += attempts * one
+    return calls, tokens
+
+
+def _changes(
+    before: ExtractorOutput, after: ExtractorOutput, sections: set[str] | None
+) -> tuple[list[ChangedValue], list[str]]:
+    """Leaves (of the given sections; all when None) whose value the answers changed, and
+    those they confirmed."""
+    changed: list[ChangedValue] = []
+    confirmed: list[str] = []
+    paths = dict.fromkeys([*_leaf_paths(before.record), *_leaf_paths(after.record)])
+    for path in paths:
+        if sections is not None and _section_of(path) not in sections:
+            continue
+        b, a = _leaf_of(before.record, path), _leaf_of(after.record, path)
+        if not values_agree(b, a):
+            changed.append(ChangedValue(path=path, before=_as_scalar(b), after=_as_scalar(a)))
+        elif a is not None and (prov := after.fields.get(path)) and prov.extractor == AGREED:
+            confirmed.append(path)
+    return changed, confirmed
+
+
+def _unavailable_flag(count: int, error: str | None) -> Flag:
+    return Flag(
+        code=LLM_UNAVAILABLE_CODE,
+        severity="warning",
+        origin="extraction",
+        message=f"the LLM was needed for {count} question(s) but could not be used "
+        f"({error or 'unknown error'}); only the layout extractor read this form",
+    )
 
 
 @contextlib.contextmanager
 def open_hybrid_extractor(options: ExtractorOptions) -> Iterator[HybridExtractor]:
-    """Factory for base.open_extractor("hybrid"): the layout extractor plus the LLM one when
-    its endpoint (or the embedded server) can be opened; otherwise layout alone, flagged."""
+    """Factory for base.open_extractor("hybrid"): the layout extractor plus the LLM one, opened
+    (and an embedded server started) only when a form needs an answer; once for the run."""
+    from jixiao.config import LLMSettings
     from jixiao.extract.layout import LayoutExtractor
 
-    with contextlib.ExitStack() as stack:
-        llm: Extractor | None = None
-        error: str | None = None
-        try:
-            from jixiao.extract.llm.extractor import open_llm_extractor
+    policy = EscalationPolicy(**options.escalation)
+    model: str | None = None
+    error: str | None = None
+    try:
+        model = LLMSettings.from_env(model=options.model, base_url=options.base_url).model
+    except JixiaoError as err:
+        error = err.line()
 
-            llm = stack.enter_context(open_llm_extractor(options))
-        except JixiaoError as err:
-            error = err.line()
-        except ImportError as err:
-            error = f"the LLM extractor is not installed ({err})"
-        yield HybridExtractor(LayoutExtractor(), llm, llm_error=error)
+    def opener() -> contextlib.AbstractContextManager[Any]:
+        from jixiao.extract.llm.extractor import open_llm_extractor
+
+        return open_llm_extractor(options)
+
+    lazy = LazyLLM(opener if error is None else None, model=model, error=error)
+    try:
+        yield HybridExtractor(LayoutExtractor(), lazy, llm_error=error, policy=policy)
+    finally:
+        lazy.close()
 
 
 __all__ = [
@@ -576,10 +1128,13 @@ __all__ = [
     "LLM_UNAVAILABLE_CODE",
     "UNRESOLVED_CODE",
     "HybridExtractor",
+    "LazyLLM",
     "add_ocr_signals",
     "align_rows",
+    "apply_field_answers",
     "is_grounded",
     "open_hybrid_extractor",
     "reconcile",
+    "value_from_cell",
     "values_agree",
 ]

@@ -237,12 +237,18 @@ class LLMClient:
         context: dict[str, Any] | None = None,
         max_retries: int | None = None,
         cache_key: str | None = None,
+        max_tokens: int | None = None,
     ) -> tuple[T | None, CallStats]:
-        """One structured answer, validated with `context`; (None, stats.error) on failure."""
+        """One structured answer, validated with `context`; (None, stats.error) on failure.
+
+        `max_tokens`: a smaller bound on the answer than the settings' (a field question's
+        answer is one cell id)."""
         stats = CallStats()
         started = time.monotonic()
         try:
-            return self._extract(response_model, messages, context, max_retries, cache_key, stats)
+            return self._extract(
+                response_model, messages, context, max_retries, cache_key, stats, max_tokens
+            )
         finally:
             stats.seconds = time.monotonic() - started
             with self._lock:
@@ -257,6 +263,7 @@ class LLMClient:
         max_retries: int | None,
         cache_key: str | None,
         stats: CallStats,
+        max_tokens: int | None = None,
     ) -> tuple[T | None, CallStats]:
         entry_id = None
         if cache_key is not None:
@@ -315,7 +322,7 @@ class LLMClient:
                 max_retries=retries,
                 model=self.settings.model,
                 temperature=self.settings.temperature,
-                max_tokens=self.settings.max_tokens,
+                max_tokens=max_tokens or self.settings.max_tokens,
             )
         except InstructorRetryException as err:
             cause = err.__cause__ or err
@@ -328,7 +335,9 @@ class LLMClient:
         except _FATAL_STATUS as err:
             raise self._unavailable(err) from err
         except IncompleteOutputException:
-            stats.error = f"the answer was cut off at max_tokens={self.settings.max_tokens}"
+            stats.error = (
+                f"the answer was cut off at max_tokens={max_tokens or self.settings.max_tokens}"
+            )
             return None, stats
         except (openai.OpenAIError, ValidationError, ValueError, InstructorError) as err:
             stats.error = _describe(err)

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,12 +141,29 @@ class LLMExtractor:
         )
 
     def extract(self, form: FormRegion, layout: LayoutText, *, doc_sha256: str) -> ExtractorOutput:
+        return self.extract_sections(form, layout, doc_sha256=doc_sha256)
+
+    def extract_sections(
+        self,
+        form: FormRegion,
+        layout: LayoutText,
+        *,
+        doc_sha256: str,
+        sections: Collection[str] | None = None,
+        whole_form: bool = False,
+    ) -> ExtractorOutput:
+        """Read the named sections only (all when None). `whole_form`: the layout extractor
+        found no structure it knows, so rows without an indicator header are read as
+        indicator rows too (see `split_sections`)."""
         s = self.client.settings
         run = RunInfo(extractor=self.name, model=s.model, mode=s.mode)
         merge = _Merge(layout)
         indicator_offset = 0
         seen_prompts: dict[str, str] = {}
-        for section in split_sections(layout, chunk_rows=self.chunk_rows):
+        inputs = split_sections(layout, chunk_rows=self.chunk_rows, whole_form=whole_form)
+        for section in inputs:
+            if sections is not None and section.name not in sections:
+                continue
             prompt = section_prompt(section.name)
             seen_prompts[prompt.ref] = prompt.sha256
             result, stats = self._call(section, prompt, doc_sha256, form.index)
@@ -170,7 +187,8 @@ class LLMExtractor:
                 _merge_totals(merge, result)
             for item in ungrounded:
                 merge.flags.append(_ungrounded_flag(section, item))
-        if not any(sec.name == "indicators" for sec in split_sections(layout)):
+        wanted = sections is None or "indicators" in sections
+        if wanted and not any(sec.name == "indicators" for sec in inputs):
             merge.flags.append(
                 Flag(
                     code="EXTRACTION_SECTION_MISSING",

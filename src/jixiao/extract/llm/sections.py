@@ -147,13 +147,15 @@ def _clip(rows: list[LayoutRow]) -> list[LayoutRow]:
 
 
 def split_sections(
-    layout: LayoutText, *, chunk_rows: int = INDICATOR_CHUNK_ROWS
+    layout: LayoutText, *, chunk_rows: int = INDICATOR_CHUNK_ROWS, whole_form: bool = False
 ) -> list[SectionInput]:
     """Cut a form's rows into section inputs by their labels (synonyms, not coordinates).
 
     Boundaries: the funding block starts at 项目资金/年度资金总额, goals at 总体目标/预期目标,
     indicators at the 一级/三级指标 header, totals at 总分/合计/评分等级. A missing boundary
-    leaves its section empty rather than guessing.
+    leaves its section empty rather than guessing — except with `whole_form` (a layout nobody
+    anchored: the LLM is the only reader), where the rows of three or more cells after the
+    header and funding/goals blocks are read as indicator rows.
     """
     rows = [r for r in layout.rows if r.text.strip()]
     n = len(rows)
@@ -178,8 +180,18 @@ def split_sections(
     if g is not None:
         goals = [r for r in rows[g : end_of(g, i, t)] if not _labels_only(r, layout)]
         out.append(_make_input("goals", 0, _clip(goals), layout))
-    if i is not None:
-        body = [r for r in rows[i + 1 : end_of(i, t)] if r.cell_ids and not _labels_only(r, layout)]
+    body_start = i + 1 if i is not None else None
+    if body_start is None and whole_form:
+        found = [x for x in (f, g) if x is not None]
+        body_start = max(found) + 1 if found else header_end
+    if body_start is not None:
+        body = [
+            r
+            for r in rows[body_start : end_of(body_start - 1, t)]
+            if r.cell_ids
+            and not _labels_only(r, layout)
+            and (i is not None or len(r.cell_ids) >= 3)
+        ]
         for k in range(0, len(body), chunk_rows):
             out.append(_make_input("indicators", k // chunk_rows, body[k : k + chunk_rows], layout))
     if t is not None:
