@@ -15,7 +15,9 @@ A value's confidence is computed from facts anyone can re-check, never from the 
   `ruled` (0 for a borderless table, whose columns are inferred), `inherited` (a level label
   carried down a merged cell);
 - `ocr_confidence`: the OCR engine's confidence when the page was OCR'd;
-- `llm_only`: only the LLM read the value (the layout had none there).
+- `llm_only`: only the LLM read the value (the layout had none there);
+- `suspect` (with `repaired` when the text was changed): an OCR rule doubted the value — a
+  comparison sign read as a CJK character, junk after a name, a name cell OCR was unsure of.
 
 `score_signals` combines them into [0, 1]; it is monotone in each signal (a failing check never
 raises it, agreement never lowers it). `benchmarks/calibrate_confidence.py` measures how right
@@ -64,6 +66,9 @@ class Weights:
     # only the model read it (the layout had no value): nothing but the model vouches for it, so
     # it goes to a person unless more evidence lifts it (0.97 * 0.9 * 0.4 ≈ 0.35)
     llm_only: float = 0.4
+    # an OCR rule changed or doubted the value (a sign read as 过, junk after a name): a person
+    # confirms it (0.97 * 0.9 * 0.8 * 0.45 ≈ 0.31, under the review threshold)
+    suspect: float = 0.45
 
 
 WEIGHTS = Weights()
@@ -105,6 +110,8 @@ def score_signals(signals: dict[str, float], weights: Weights = WEIGHTS) -> floa
         c *= weights.unruled
     if signals.get("llm_only", 0.0) >= 1.0:
         c *= weights.llm_only
+    if signals.get("suspect", 0.0) >= 1.0:
+        c *= weights.suspect
     ocr = signals.get("ocr_confidence")
     if ocr is not None:
         c *= max(0.0, min(1.0, ocr))

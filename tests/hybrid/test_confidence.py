@@ -48,10 +48,23 @@ def test_agreement_raises_confidence() -> None:
         ("ocr_confidence", 0.5, 0.95),
         ("check_passed", 0.0, 1.0),
         ("ruled", 0.0, 1.0),
+        ("llm_only", 1.0, 0.0),
+        ("suspect", 1.0, 0.0),
     ],
 )
 def test_each_signal_is_monotone(signal: str, worse: float, better: float) -> None:
     assert score_signals({**BASE, signal: worse}) < score_signals({**BASE, signal: better})
+
+
+def test_a_value_only_the_model_read_or_an_ocr_rule_doubted_goes_to_review() -> None:
+    # a grounded single reading that passed its checks is accepted; the same value read by the
+    # LLM alone, or repaired by an OCR rule (sign glyph, junk tail), falls below the threshold
+    threshold = review_threshold()
+    single = {**BASE, "agreement": 0.5, "check_passed": 1.0}
+    assert score_signals(single) >= threshold
+    assert score_signals({**single, "llm_only": 1.0}) < threshold
+    suspect = {**single, "parse_clean": 0.5, "repaired": 1.0, "suspect": 1.0}
+    assert score_signals(suspect) < threshold
 
 
 def test_confidence_stays_in_unit_interval() -> None:

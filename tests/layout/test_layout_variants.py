@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from jixiao.contract import FormRecord, FundingRow, Indicator
 from jixiao.extract.base import Extractor, open_extractor
-from jixiao.extract.layout import ERROR_CODE, UNPLACED_CODE, LayoutExtractor
+from jixiao.extract.layout import ERROR_CODE, SECTION_MISSING_CODE, UNPLACED_CODE, LayoutExtractor
 from jixiao.ingest.model import Cell, LayoutText, TextLine
 
 GOAL_E = "打造“智慧好办”2.0版，推出企业和个人“双100”高频依申请政务服务事项"
@@ -487,10 +487,15 @@ def test_unplaced_cells_and_missing_sections_are_reported_not_guessed() -> None:
     unplaced_texts = {c.text for c in form([grid(rows)]).grids[0].cells if c.id in out.unplaced}
     assert unplaced_texts == {"备用字段", "一段没有标签可以解释的文字"}
     codes = {f.code for f in out.flags}
-    assert codes == {UNPLACED_CODE}
-    assert all(f.severity == "info" and f.origin == "extraction" for f in out.flags)
+    assert codes == {UNPLACED_CODE, SECTION_MISSING_CODE}
+    assert all(f.origin == "extraction" for f in out.flags)
+    assert all(f.severity == "info" for f in out.flags if f.code == UNPLACED_CODE)
     missing = {p for f in out.flags for p in f.fields}
     assert {"funding", "indicators", "goal_expected", "total_score"} <= missing
+    # the two tables ingestion did not find send the form to review
+    warned = {p for f in out.flags if f.code == SECTION_MISSING_CODE for p in f.fields}
+    assert warned == {"funding", "indicators"}
+    assert all(f.severity == "warning" for f in out.flags if f.code == SECTION_MISSING_CODE)
 
 
 def test_unparseable_number_is_null_and_unplaced() -> None:

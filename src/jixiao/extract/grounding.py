@@ -148,3 +148,74 @@ def join_lines(lines: list[str]) -> str:
 def strip_weight_suffix(label: str) -> str:
     """A level label printed with its weight, "产出指标(50分)" → "产出指标" (contract §1)."""
     return _WEIGHT_SUFFIX_RE.sub("", label).strip()
+
+
+# --- OCR repairs ------------------------------------------------------------------------------
+# A comparison sign in a target ("≥30.00(项)") is one small glyph; OCR engines trained on
+# running text return a CJK character of similar shape instead ("过30.00(项)"). The prior
+# sign of each confusion is what the glyph most resembles; context may choose another one.
+SIGN_CONFUSIONS: dict[str, str] = {
+    "过": "≥",
+    "之": "≥",
+    "人": "≥",
+    "入": "≥",
+    "大": "≥",
+    "达": "≥",
+    "科": "≤",
+    "和": "≤",
+    "小": "≤",
+    "二": "=",
+    "三": "=",
+}
+SIGNS = frozenset("≥≤><=")
+# One confusable character, a number, a unit in parentheses — and nothing else.
+_SIGN_SLOT_RE = re.compile(
+    r"^\s*(?P<glyph>\S)\s*(?P<number>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>[(（][^()（）]{1,8}[)）])\s*$"
+)
+
+
+def sign_slot(text: str | None) -> tuple[str, str] | None:
+    """(the glyph, the rest) when `text` is a number with a unit led by a character that OCR
+    makes of a comparison sign ("过30.00(项)" → ("过", "30.00(项)")), else None."""
+    if not text:
+        return None
+    m = _SIGN_SLOT_RE.match(text)
+    if m is None or m.group("glyph") not in SIGN_CONFUSIONS:
+        return None
+    return m.group("glyph"), text[m.end("glyph") :].strip()
+
+
+def leading_sign(text: str | None) -> str | None:
+    """The comparison sign a target starts with ("≥25.00(项)" → "≥"), else None."""
+    flat = normalize(text or "")
+    return flat[0] if flat and flat[0] in SIGNS else None
+
+
+_CJK = r"\u3400-\u9fff"
+# Marks that never end a name: OCR debris from a ruling or a speck next to the text.
+_JUNK_SYMBOLS = "<>|\\/_~^`=+*#@"
+_SYMBOL_TAIL_RE = re.compile(rf"(?<=[{_CJK}])[{re.escape(_JUNK_SYMBOLS)}]+$")
+# One Latin letter or digit after CJK text, maybe followed by one CJK character ("项目2人").
+_ISOLATED_TAIL_RE = re.compile(rf"(?<=[{_CJK}])[A-Za-z0-9][{_CJK}]?$")
+
+
+def junk_tail(text: str | None) -> tuple[str, str, bool] | None:
+    """Stray characters OCR appended to a name: (the text without them, the tail, whether the
+    tail may be removed), or None when the end looks like a name's.
+
+    Removable: symbols no name ends with ("…项目>", "…资金|"). Suspect only: a lone Latin
+    letter or digit after CJK text that holds no other Latin or digit ("…项目2人"), which may
+    also be part of a real name ("…一期2"): that is for a reviewer, not a rule, to decide.
+    """
+    if not text:
+        return None
+    stripped = text.rstrip()
+    symbols = _SYMBOL_TAIL_RE.search(stripped)
+    rest = stripped[: symbols.start()].rstrip() if symbols is not None else stripped
+    tail = symbols.group() if symbols is not None else ""
+    m = _ISOLATED_TAIL_RE.search(rest)
+    if m is not None and len(rest) >= 4 and not re.search(r"[A-Za-z0-9]", rest[: m.start()]):
+        return rest[: m.start()], m.group() + tail, False
+    if tail:
+        return rest, tail, True
+    return None

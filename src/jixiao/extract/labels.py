@@ -21,10 +21,11 @@ from typing import Literal, cast
 from jixiao.contract import FundingKind
 from jixiao.extract.grounding import normalize
 
-MatchQuality = Literal["exact", "synonym", "fuzzy"]
+MatchQuality = Literal["exact", "synonym", "ocr", "fuzzy"]
 
-# Confidence weight of each match quality; fuzzy is further scaled by its similarity.
-QUALITY_SCORE: dict[MatchQuality, float] = {"exact": 1.0, "synonym": 0.97, "fuzzy": 0.8}
+# Confidence weight of each match quality (the `label_match` signal); ocr and fuzzy are further
+# scaled by their similarity.
+QUALITY_SCORE: dict[MatchQuality, float] = {"exact": 1.0, "synonym": 0.97, "ocr": 0.9, "fuzzy": 0.8}
 
 SynonymTable = dict[str, tuple[str, ...]]
 
@@ -238,6 +239,98 @@ def _similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
+# --- OCR-tolerant matching --------------------------------------------------------------------
+# What a recogniser returns for a label's characters on a scan: "一级指标" → "-级指标",
+# "二级指标" → "=级指标", "三级指标" → "”=级指标", "项目名称" → "项目名称.". A confusion costs
+# little, a stray mark (punctuation left by a ruling or a speck) costs little, anything else is
+# a real edit (cost 1). Only label-side characters are listed: the OCR side may be anything.
+_CONFUSABLE: dict[str, frozenset[str]] = {
+    "一": frozenset("-—–_~ー"),
+    "二": frozenset("=ニ"),
+    "三": frozenset("≡ミ"),
+    "十": frozenset("+"),
+    "人": frozenset("入八"),
+    "入": frozenset("人八"),
+    "日": frozenset("曰目"),
+    "目": frozenset("日"),
+    "口": frozenset("0O□"),
+    "已": frozenset("己巳"),
+    "率": frozenset("窣"),
+}
+# Less likely confusions: "=" is 二 first, 三 only when nothing better fits.
+_WEAK_CONFUSABLE: dict[str, frozenset[str]] = {"三": frozenset("=")}
+_WEAK_COST = 0.35
+# Two OCR characters for one label character (三's top stroke read as a quote mark).
+_CONFUSABLE_PAIRS: dict[str, frozenset[str]] = {
+    "三": frozenset({"”=", '"=', "“=", "'=", "-=", "=-", "一二", "二一", "==", "一=", "=一"}),
+}
+_STRAY = frozenset(".,·•'\"“”‘’`|:;、。_~^*°-")
+_CONFUSION_COST = 0.2
+_STRAY_COST = 0.25
+# A key holding digits or comparison signs is a value ("≥30.00(项)", "100"), never a label.
+_VALUE_CHARS_RE = re.compile(r"[0-9≥≤<>＞＜%]")
+
+
+def ocr_distance(ocr: str, label: str) -> float:
+    """Weighted edit distance from an OCR'd key to a label key (confusions and stray marks
+    cheap, real edits 1)."""
+    n, m = len(ocr), len(label)
+    inf = float("inf")
+    d = [[inf] * (m + 1) for _ in range(n + 1)]
+    d[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            here = d[i][j]
+            if here == inf:
+                continue
+            if i < n:  # an extra OCR character
+                extra = _STRAY_COST if ocr[i] in _STRAY else 1.0
+                d[i + 1][j] = min(d[i + 1][j], here + extra)
+            if j < m:  # a label character lost
+                d[i][j + 1] = min(d[i][j + 1], here + 1.0)
+            if i < n and j < m:
+                a, b = ocr[i], label[j]
+                if a == b:
+                    sub = 0.0
+                elif a in _CONFUSABLE.get(b, ()):
+                    sub = _CONFUSION_COST
+                elif a in _WEAK_CONFUSABLE.get(b, ()):
+                    sub = _WEAK_COST
+                else:
+                    sub = 1.0
+                d[i + 1][j + 1] = min(d[i + 1][j + 1], here + sub)
+                if i + 1 < n and ocr[i : i + 2] in _CONFUSABLE_PAIRS.get(b, ()):
+                    d[i + 2][j + 1] = min(d[i + 2][j + 1], here + _CONFUSION_COST)
+    return d[n][m]
+
+
+def _allowed_real_edits(label: str) -> int:
+    """Real edits a fuzzy match may need: none for labels under 4 characters (分值, 得分 and
+    完成值 are one edit from too many words), one from 4, two from 8."""
+    return 0 if len(label) < 4 else 1 if len(label) < 8 else 2
+
+
+def ocr_similarity(ocr: str, label: str, *, real_edits: bool) -> float | None:
+    """1 − distance / len(label) when `ocr` is within the allowed edits of `label`, else None.
+
+    `real_edits=False`: only confusions and stray marks (what OCR does to a label that is
+    otherwise intact); True: also up to `_allowed_real_edits` lost / wrong characters."""
+    if not ocr or not label or _VALUE_CHARS_RE.search(ocr):
+        return None
+    if len(label) < 2 or len(ocr) > 2 * len(label) + 2:
+        return None
+    allowed = _allowed_real_edits(label) if real_edits else 0
+    if len(ocr) < len(label) - allowed:
+        return None
+    dist = ocr_distance(ocr, label)
+    # Below 1 is confusions / stray marks only; each real edit adds 1.
+    if dist >= allowed + 1 - 1e-9 or dist > 0.75 * len(label):
+        return None
+    if allowed and dist >= 1.0 and 1.0 - dist / len(label) < 0.75:
+        return None
+    return max(0.0, 1.0 - dist / len(label))
+
+
 _FrozenTable = tuple[tuple[str, tuple[str, ...]], ...]
 
 
@@ -262,46 +355,59 @@ def classify(text: str | None, table: SynonymTable, *, fuzzy: bool = True) -> La
     """Match a printed label against one synonym table; None when nothing matches.
 
     exact: the key equals the canonical (first) synonym; synonym: it equals another one;
-    fuzzy: similarity ≥ 0.8 to a synonym of ≥ 4 characters (a wrapped or misprinted label).
+    ocr: it differs from a synonym only by OCR confusions ("-级指标", "=级指标") and stray
+    marks, which is tried even with `fuzzy=False`; fuzzy: also a real edit or two
+    (`_allowed_real_edits`: a wrapped or misprinted label of 4+ characters). The score of
+    ocr / fuzzy matches is QUALITY_SCORE scaled by the similarity.
     """
     if not text or len(text) > 2 * _MAX_LABEL_CHARS:
         return None
+    return _classify(text, _frozen(table), "fuzzy" if fuzzy else "ocr")
+
+
+_Mode = Literal["exact", "ocr", "fuzzy"]
+
+
+@lru_cache(maxsize=65536)
+def _classify(text: str, table: _FrozenTable, mode: _Mode) -> LabelMatch | None:
     lk = label_key(text)
     if not lk.key or len(lk.key) > _MAX_LABEL_CHARS:
         return None
-    index = _index(_frozen(table))
+    index = _index(table)
     hit = index.get(lk.key)
     if hit is not None:
         field, i = hit
-        quality: MatchQuality = "exact" if i == 0 else "synonym"
-        return LabelMatch(field, quality, QUALITY_SCORE[quality], lk.weight, lk.unit)
-    if not fuzzy or len(lk.key) < 4:
+        exact: MatchQuality = "exact" if i == 0 else "synonym"
+        return LabelMatch(field, exact, QUALITY_SCORE[exact], lk.weight, lk.unit)
+    if mode == "exact":
         return None
-    best: tuple[float, str] | None = None
+    best: tuple[float, str, str] | None = None
     for target, (field, _) in index.items():
-        if len(target) < 4:
-            continue
-        ratio = _similarity(lk.key, target)
-        if ratio >= 0.8 and (best is None or ratio > best[0]):
-            best = (ratio, field)
+        sim = ocr_similarity(lk.key, target, real_edits=mode == "fuzzy")
+        if sim is not None and (best is None or sim > best[0]):
+            best = (sim, field, target)
     if best is None:
         return None
-    return LabelMatch(best[1], "fuzzy", QUALITY_SCORE["fuzzy"] * best[0], lk.weight, lk.unit)
+    sim, field, target = best
+    # A distance under 1 (confusions and stray marks only) is an OCR reading of the label.
+    quality: MatchQuality = "ocr" if (1.0 - sim) * len(target) < 1.0 - 1e-9 else "fuzzy"
+    return LabelMatch(field, quality, round(QUALITY_SCORE[quality] * sim, 4), lk.weight, lk.unit)
 
 
 def classify_any(text: str | None, *, fuzzy: bool = False) -> LabelMatch | None:
     """Match against every table; the first exact/synonym hit in ALL_TABLES order wins.
 
-    Used to tell a label cell from a value cell, so fuzzy matching is off by default: a value
-    that merely resembles a label must stay a value.
+    Used to tell a label cell from a value cell, so fuzzy matching (real edits) is off by
+    default: a value that merely resembles a label must stay a value. OCR confusions and stray
+    marks are always tolerated: they do not make one word another.
     """
-    for name, table in ALL_TABLES.items():
-        m = classify(text, table, fuzzy=False)
-        if m is not None:
-            return LabelMatch(m.field, m.quality, m.score, m.weight, m.unit, name)
-    if fuzzy:
+    if not text or len(text) > 2 * _MAX_LABEL_CHARS:
+        return None
+    modes: tuple[_Mode, ...] = ("exact", "ocr", "fuzzy") if fuzzy else ("exact", "ocr")
+    # An exact hit in any table beats an OCR-tolerant one in an earlier table.
+    for mode in modes:
         for name, table in ALL_TABLES.items():
-            m = classify(text, table, fuzzy=True)
+            m = _classify(text, _frozen(table), mode)
             if m is not None:
                 return LabelMatch(m.field, m.quality, m.score, m.weight, m.unit, name)
     return None

@@ -21,10 +21,14 @@ from dataclasses import dataclass, field, replace
 from jixiao.contract import FieldProvenance, Flag, FormRecord, FundingRow, Indicator, RunInfo
 from jixiao.extract.base import ExtractorOptions, ExtractorOutput
 from jixiao.extract.grounding import (
+    SIGN_CONFUSIONS,
     is_empty_mark,
     join_lines,
+    junk_tail,
+    leading_sign,
     normalize,
     parse_number,
+    sign_slot,
     strip_weight_suffix,
 )
 from jixiao.extract.labels import (
@@ -47,6 +51,16 @@ from jixiao.ingest.model import Cell, FormRegion, Grid, LayoutText, TextLine
 EXTRACTOR_NAME = "layout"
 UNPLACED_CODE = "LAYOUT_UNPLACED"
 ERROR_CODE = "LAYOUT_ERROR"
+# Something ingestion found that the extractor could not read: warnings, so that the form goes
+# to a person instead of looking complete.
+ROW_UNREAD_CODE = "EXTRACTION_ROW_UNREAD"
+SECTION_MISSING_CODE = "EXTRACTION_SECTION_MISSING"
+# A value changed or doubted by an OCR rule (a sign read as 过, junk after a name) gets this
+# confidence factor: below the calibrated review threshold (≈0.40), so a person confirms it.
+SUSPECT_FACTOR = 0.35
+_NAME_LEAVES = ("level1", "level2", "name")
+# A name from a cell whose OCR confidence is under this is doubted like a junk tail.
+_LOW_OCR = 0.8
 
 _YEAR_PAREN_RE = re.compile(r"[(（]\s*((?:19|20)\d{2})\s*年度?\s*[)）]")
 _YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*年度")
@@ -227,6 +241,9 @@ class _Run:
     ignored: set[int] = field(default_factory=set)
     fields: dict[str, FieldProvenance] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
+    # (section, grid view index, first row, last row) of each table body read, so that a cell
+    # left unread inside one is reported as an unread row.
+    bodies: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     def rows(self) -> Iterator[tuple[_GridView, int]]:
         for gv in self.views:
@@ -247,8 +264,11 @@ class _Run:
         label: float,
         parse: float = 1.0,
         inherited: bool = False,
+        signals: dict[str, float] | None = None,
     ) -> None:
-        """Record where `path` came from; several cells (a value split across columns) union."""
+        """Record where `path` came from; several cells (a value split across columns) union.
+
+        The OCR confidence of the cells (their lowest) is a signal and scales confidence."""
         if not cells:
             return
         first = cells[0]
@@ -261,6 +281,11 @@ class _Run:
         )
         ruled = 1.0 if all(self.ruled.get(id(c), True) for c in cells) else 0.0
         confidence = label * parse * (0.95 if inherited else 1.0) * (1.0 if ruled else 0.95)
+        ocr = [c.confidence for c in cells if c.confidence is not None]
+        extra = dict(signals or {})
+        if ocr:
+            extra["ocr_confidence"] = round(min(ocr), 4)
+            confidence *= min(ocr)
         self.fields[path] = FieldProvenance(
             confidence=round(max(0.0, min(1.0, confidence)), 4),
             page=first.page,
@@ -273,9 +298,29 @@ class _Run:
                 "inherited": 1.0 if inherited else 0.0,
                 "ruled": ruled,
                 "cells": float(len(cells)),
+                **extra,
             },
         )
         self.used.update(id(c) for c in cells)
+
+    def doubt(self, path: str, signals: dict[str, float]) -> None:
+        """Lower a recorded value's confidence below review with the signals that say why."""
+        prov = self.fields.get(path)
+        if prov is None:
+            return
+        self.fields[path] = prov.model_copy(
+            update={
+                # `suspect` carries the doubt into confidence recomputed from signals (hybrid)
+                "signals": {**prov.signals, **signals, "suspect": 1.0},
+                "confidence": round(prov.confidence * SUSPECT_FACTOR, 4),
+            }
+        )
+
+    def warn(self, code: str, message: str, fields: list[str]) -> None:
+        """An extraction finding that sends the form to review (severity warning)."""
+        self.flags.append(
+            Flag(code=code, severity="warning", origin="extraction", fields=fields, message=message)
+        )
 
     def flag(self, message: str, fields: list[str] | None = None) -> None:
         self.flags.append(
@@ -327,6 +372,7 @@ class LayoutExtractor:
                 self._goals,
                 self._indicators,
                 self._grade,
+                self._ocr_repairs,
             )
             for section in sections:
                 # One odd section must not lose the others (the protocol: never raise on a form).
@@ -351,6 +397,7 @@ class LayoutExtractor:
             if id(cell) not in run.used and id(cell) not in run.ignored and normalize(cell.text)
         ]
         unplaced = [cell.id for cell in unplaced_cells]
+        self._unread_rows(run, record, unplaced_cells)
         for cell in unplaced_cells:
             cell_id = cell.id
             snippet = cell.text.strip().replace("\n", "")[:30]
@@ -386,10 +433,10 @@ class LayoutExtractor:
     # --- header ---------------------------------------------------------------------------
 
     def _header(self, run: _Run, record: FormRecord) -> None:
-        # A label cell with its value to the right.
-        for gv, cell in run.all_cells():
-            m = classify(cell.text, HEADER_FIELDS, fuzzy=False)
-            if m is None or getattr(record, m.field) is not None:
+        # A label cell with its value to the right: exact or OCR-confused labels first, then
+        # a misread character ("顶目名称") for a field still missing.
+        for gv, cell, m in self._header_labels(run):
+            if getattr(record, m.field) is not None:
                 continue
             run.used.add(id(cell))
             value_cell = gv.right_of(cell)
@@ -416,6 +463,20 @@ class LayoutExtractor:
                 setattr(record, split[0].field, split[1])
                 _line_prov(run, split[0].field, line, page, split[0].score * 0.9)
 
+    def _header_labels(self, run: _Run) -> Iterator[tuple[_GridView, Cell, LabelMatch]]:
+        found: set[str] = set()
+        for gv, cell in run.all_cells():
+            m = classify(cell.text, HEADER_FIELDS, fuzzy=False)
+            if m is not None:
+                found.add(m.field)
+                yield gv, cell, m
+        for gv, cell in run.all_cells():
+            if id(cell) in run.used or classify_any(cell.text) is not None:
+                continue
+            m = classify(cell.text, HEADER_FIELDS, fuzzy=True)
+            if m is not None and m.field not in found:
+                yield gv, cell, m
+
     # --- 项目资金 ---------------------------------------------------------------------------
 
     def _funding(self, run: _Run, record: FormRecord) -> None:
@@ -424,6 +485,7 @@ class LayoutExtractor:
             run.flag(
                 "no 项目资金 table header (年初预算数 / 全年预算数 / 全年执行数) found", ["funding"]
             )
+            run.warn(SECTION_MISSING_CODE, "the 项目资金 table could not be read", ["funding"])
             return
         gv, hrow, cmap = header
         run.used.update(id(c.header) for c in cmap.columns)
@@ -477,6 +539,11 @@ class LayoutExtractor:
                 run.prov(f"funding[{i}].kind", [label_cell], label=label_score)
             else:
                 run.flag(f"funding row {i + 1} has numbers but no label", [f"funding[{i}]"])
+                run.warn(
+                    ROW_UNREAD_CODE,
+                    f"funding row {i + 1} has numbers but no label was read",
+                    [f"funding[{i}].label"],
+                )
             for name, cells in by_field.items():
                 if name == "reason":
                     run.ignored.update(id(c) for c in cells)
@@ -493,10 +560,18 @@ class LayoutExtractor:
                     )
                 elif clean == 1.0:
                     run.used.update(id(c) for c in cells)  # a printed "-": placed as null
+                else:
+                    run.warn(
+                        ROW_UNREAD_CODE,
+                        f"funding row {i + 1}: «{_snippet(cells)}» under {name} is not a number",
+                        [f"funding[{i}].{name}"],
+                    )
             record.funding.append(row)
         record.funding_unit = self._funding_unit(run, gv, hrow, last_row, cmap)
+        run.bodies.append(("funding", gv.index, hrow + 1, last_row))
         if not record.funding:
             run.flag("项目资金 header found but no funding rows under it", ["funding"])
+            run.warn(SECTION_MISSING_CODE, "no row of the 项目资金 table was read", ["funding"])
 
     def _funding_unit(
         self, run: _Run, gv: _GridView, hrow: int, last_row: int, cmap: _ColumnMap
@@ -641,6 +716,7 @@ class LayoutExtractor:
             run.flag(
                 "no 绩效指标 table header (一级指标 / 三级指标 / 分值 …) found", ["indicators"]
             )
+            run.warn(SECTION_MISSING_CODE, "the 绩效指标 table could not be read", ["indicators"])
             return
         gv, hrow, cmap = header
         cmap, first_data = _merge_subheader(gv, hrow, cmap)
@@ -668,18 +744,23 @@ class LayoutExtractor:
                         break
                     run.views[view.index] = view = aligned
             stop = False
+            last = start - 1
             for r in range(start, view.n_rows):
                 outcome = self._indicator_row(run, record, view, r, cmap, level1, level2)
                 if outcome is None:
                     stop = True
                     break
                 level1, level2 = outcome
+                last = r
+            if last >= start:
+                run.bodies.append(("indicators", view.index, start, last))
             if stop:
                 break
         if record.total_score is None:
             self._total_fallback(run, record, later=run.views[gv.index + 1 :])
         if not record.indicators:
             run.flag("绩效指标 header found but no indicator rows under it", ["indicators"])
+            run.warn(SECTION_MISSING_CODE, "no row of the 绩效指标 table was read", ["indicators"])
 
     def _indicator_row(
         self,
@@ -704,6 +785,11 @@ class LayoutExtractor:
             # A header row repeated after a page break: not an indicator.
             run.used.update(cid for cid, m in labels.items() if m is not None)
             run.used.update(id(c) for c in covering if c.row == r and not normalize(c.text))
+            return level1, level2
+        if kinds and all(t == "indicator_block" for t, _ in kinds) and len(labels) == 1:
+            # The block label repeated after a page break ("绩效指标(90分)" across the table):
+            # it names no level, and the levels above carry on under it.
+            run.used.update(labels)
             return level1, level2
         if ("totals", "grade") in kinds and ("totals", "total") not in kinds:
             return level1, level2  # handled by _grade
@@ -775,6 +861,11 @@ class LayoutExtractor:
             run.flag(
                 f"indicator row {i + 1} has values but no 三级指标 name", [f"indicators[{i}].name"]
             )
+            run.warn(
+                ROW_UNREAD_CODE,
+                f"indicator row {i + 1} has values but no 三级指标 name was read",
+                [f"indicators[{i}].name"],
+            )
 
         def label(col: str) -> float:
             m = cmap.match_of(col)
@@ -796,6 +887,12 @@ class LayoutExtractor:
                 run.prov(f"{p}.{col}", cells, label=label(col), parse=clean)
             elif clean == 1.0:
                 run.used.update(id(c) for c in cells)
+            else:
+                run.warn(
+                    ROW_UNREAD_CODE,
+                    f"indicator row {i + 1}: «{_snippet(cells)}» under {col} is not a number",
+                    [f"{p}.{col}"],
+                )
         if reason is not None:
             run.prov(f"{p}.deviation_reason", reason_cells, label=label("deviation_reason"))
         return level1, level2
@@ -913,6 +1010,75 @@ class LayoutExtractor:
                 _line_prov(run, "grade", beside[0], page, 0.85)
                 return
 
+    # --- OCR repairs ----------------------------------------------------------------------
+
+    def _ocr_repairs(self, run: _Run, record: FormRecord) -> None:
+        """Signs OCR turned into CJK characters ("过30.00(项)") and junk after names: repaired
+        where a rule allows, always doubted (below review), the printed text kept in the
+        provenance's source_text."""
+        signs = [leading_sign(ind.target_text) for ind in record.indicators]
+        for i, ind in enumerate(record.indicators):
+            slot = sign_slot(ind.target_text)
+            if slot is None:
+                continue
+            others = [s for k, s in enumerate(signs) if k != i and s is not None]
+            sign = _sign_from_context(ind, slot[0], slot[1], others)
+            if sign is not None:
+                ind.target_text = sign + slot[1]
+                run.doubt(f"indicators[{i}].target_text", {"repaired": 1.0, "parse_clean": 0.5})
+        for i, ind in enumerate(record.indicators):
+            for leaf in ("target_text", "actual_text"):
+                # Two "n(unit)" values in one cell: a neighbouring column's value slipped in.
+                if len(_VALUE_UNIT_RE.findall(getattr(ind, leaf) or "")) >= 2:
+                    run.doubt(f"indicators[{i}].{leaf}", {"parse_clean": 0.5})
+        named: list[tuple[object, str, str]] = [
+            (record, name, name)
+            for name in ("project_name", "competent_department", "implementing_unit")
+        ]
+        for i, ind in enumerate(record.indicators):
+            named += [(ind, leaf, f"indicators[{i}].{leaf}") for leaf in _NAME_LEAVES]
+        for owner, attr, path in named:
+            value = getattr(owner, attr)
+            if not isinstance(value, str) or not value:
+                continue
+            tail = junk_tail(value)
+            prov = run.fields.get(path)
+            low_ocr = prov is not None and prov.signals.get("ocr_confidence", 1.0) < _LOW_OCR
+            if tail is None and not low_ocr:
+                continue
+            signals = {"text_shape": 0.5}
+            if tail is not None and tail[2]:
+                setattr(owner, attr, tail[0])  # only symbols no name ends with
+                signals["repaired"] = 1.0
+            run.doubt(path, signals)
+
+    def _unread_rows(self, run: _Run, record: FormRecord, unplaced: list[Cell]) -> None:
+        """Cells left unread inside a table body that was read: each such row is a finding."""
+        ids = {id(c) for c in unplaced}
+        rows: dict[tuple[str, int, int], list[Cell]] = {}
+        for gv, cell in run.all_cells():
+            if id(cell) not in ids:
+                continue
+            for section, vi, r0, r1 in run.bodies:
+                if gv.index == vi and r0 <= cell.row <= r1:
+                    rows.setdefault((section, vi, cell.row), []).append(cell)
+                    break
+        for (section, _, _), cells in sorted(rows.items()):
+            run.warn(
+                ROW_UNREAD_CODE,
+                f"{section} table, page {cells[0].page}: «{_snippet(cells)}» was not read",
+                [section],
+            )
+        short = _weights_short(record)
+        if short is not None and any(key[0] == "indicators" for key in rows):
+            got, printed = short
+            run.warn(
+                ROW_UNREAD_CODE,
+                f"indicator weights add up to {got:g}, the printed total is {printed:g}: "
+                "rows of the 绩效指标 table may be missing",
+                ["indicators", "total_weight"],
+            )
+
     # --- missing sections -----------------------------------------------------------------
 
     def _report(self, run: _Run, record: FormRecord) -> None:
@@ -922,6 +1088,54 @@ class LayoutExtractor:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _snippet(cells: list[Cell]) -> str:
+    return " ".join(c.text.strip().replace("\n", "") for c in cells)[:30]
+
+
+def _weights_short(record: FormRecord) -> tuple[float, float] | None:
+    """(Σ weights read, the printed total) when the weights read fall short of the total."""
+    if record.total_weight is None or not record.indicators:
+        return None
+    weights = [ind.weight for ind in record.indicators]
+    if any(w is None for w in weights):
+        return None
+    got = sum(w or 0.0 for w in weights)
+    got += sum(row.weight or 0.0 for row in record.funding if row.kind == "total")
+    return (got, record.total_weight) if got < record.total_weight - 0.01 else None
+
+
+_VALUE_UNIT_RE = re.compile(r"\d(?:\.\d+)?\s*[(（][^()（）\d]{1,8}[)）]")
+_NUMBER_HEAD_RE = re.compile(r"^\s*(\d[\d,]*(?:\.\d+)?)")
+# Words of a quantity an indicator name uses when its target is "≥ n (unit)".
+_QUANTITY_NAME_RE = re.compile(r"率|数|量|次|度|时长|天数")
+
+
+def _head_number(text: str | None) -> float | None:
+    m = _NUMBER_HEAD_RE.match(text or "")
+    return parse_number(m.group(1)) if m else None
+
+
+def _sign_from_context(ind: Indicator, glyph: str, rest: str, others: list[str]) -> str | None:
+    """The sign an OCR'd glyph before a target's number stands for, or None when nothing
+    around it says a sign belongs there (other targets of the table carry signs, or the name
+    is a quantity). Among ≥ / ≤, the numbers decide when they can: full marks mean the
+    target was met, so an actual above the target means ≥; then the table's usual sign; then
+    the glyph's shape."""
+    if not others and not _QUANTITY_NAME_RE.search(ind.name or ""):
+        return None
+    prior = SIGN_CONFUSIONS[glyph]
+    if prior == "=":
+        return prior
+    a, b = _head_number(rest), _head_number(ind.actual_text)
+    if a is not None and b is not None and a != b and None not in (ind.weight, ind.score):
+        full = abs((ind.score or 0.0) - (ind.weight or 0.0)) < 0.005
+        return "≥" if (b > a) == full else "≤"
+    usual = [s for s in others if s in "≥≤"]
+    if usual:
+        return max(("≥", "≤"), key=usual.count)
+    return prior
 
 
 def _line_pages(form: FormRegion) -> list[int]:
