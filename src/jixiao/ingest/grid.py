@@ -271,32 +271,13 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
     block = block[first : last + 1]
     if len(block) < 2:
         return None
-    # Column separators: gaps between neighbouring pieces on one baseline; gaps of different
-    # rows that overlap are one separator (placed in their common part).
-    gaps: list[tuple[float, float]] = []
-    for row in block:
-        for a, b in itertools.pairwise(row):
-            if b.bbox[0] > a.bbox[2]:
-                gaps.append((a.bbox[2], b.bbox[0]))
-    gaps.sort()
-    seps: list[list[float]] = []
-    for lo, hi in gaps:
-        if seps and lo < seps[-1][1] and hi > seps[-1][0]:
-            seps[-1][0] = max(seps[-1][0], lo)
-            seps[-1][1] = min(seps[-1][1], hi)
-        else:
-            seps.append([lo, hi])
-    _narrow_to_body(seps, [ln for row in block for ln in row])
-    x0 = min(ln.bbox[0] for row in block for ln in row)
-    x1 = max(ln.bbox[2] for row in block for ln in row)
-    xs = [x0] + [(lo + hi) / 2 for lo, hi in seps] + [x1]
-    xs = [x for i, x in enumerate(xs) if i == 0 or x - xs[i - 1] >= MIN_CELL]
     all_lines = [ln for row in block for ln in row]
     size = statistics.median(ln.bbox[3] - ln.bbox[1] for ln in all_lines)
-    xs = _split_stacked_columns(xs, all_lines, size)
+    xs = text_columns(block, size)
     n_cols = len(xs) - 1
     if n_cols < 2:
         return None
+    x0, x1 = xs[0], xs[-1]
 
     def col_of(ln: TextLine) -> int:
         return max(0, min(bisect_right(xs, ln.bbox[0] + 0.5) - 1, n_cols - 1))
@@ -359,6 +340,46 @@ def _borderless_grid(page: PageLayout, block: list[list[TextLine]]) -> Grid | No
         col_bounds=xs,
         page_bboxes={page.number: (x0, top, x1, bottom)},
     )
+
+
+def text_columns(
+    block: list[list[TextLine]],
+    size: float,
+    bounds: Iterable[float] = (),
+    lines: list[TextLine] | None = None,
+) -> list[float]:
+    """Column boundaries of a table from text alignment: x of its left edge, the separators,
+    its right edge. `block` holds the table's rows of pieces side by side, left to right
+    (visual rows: pieces on one baseline); `lines` all its text (default: the block's);
+    `bounds` are boundaries known from elsewhere (where partial rulings end), each taking the
+    place of a text gap near it."""
+    # Column separators: gaps between neighbouring pieces on one baseline; gaps of different
+    # rows that overlap are one separator (placed in their common part).
+    gaps: list[tuple[float, float]] = []
+    for row in block:
+        for a, b in itertools.pairwise(row):
+            if b.bbox[0] > a.bbox[2]:
+                gaps.append((a.bbox[2], b.bbox[0]))
+    gaps.sort()
+    seps: list[list[float]] = []
+    for lo, hi in gaps:
+        if seps and lo < seps[-1][1] and hi > seps[-1][0]:
+            seps[-1][0] = max(seps[-1][0], lo)
+            seps[-1][1] = min(seps[-1][1], hi)
+        else:
+            seps.append([lo, hi])
+    all_lines = [ln for row in block for ln in row] if lines is None else lines
+    _narrow_to_body(seps, all_lines)
+    x0 = min(ln.bbox[0] for ln in all_lines)
+    x1 = max(ln.bbox[2] for ln in all_lines)
+    mids = [(lo + hi) / 2 for lo, hi in seps]
+    known = sorted(b for b in bounds if x0 + MIN_CELL < b < x1 - MIN_CELL)
+    if known:
+        mids = [m for m in mids if all(abs(m - b) > size for b in known)]
+        mids = sorted(mids + known)
+    xs = [x0, *mids, x1]
+    xs = [x for i, x in enumerate(xs) if i == 0 or x - xs[i - 1] >= MIN_CELL]
+    return _split_stacked_columns(xs, all_lines, size)
 
 
 def _split_stacked_columns(xs: list[float], lines: list[TextLine], size: float) -> list[float]:
@@ -682,12 +703,20 @@ def _meeting_runs(options: list[list[Run]]) -> list[tuple[int, int]]:
 
 def page_grids(page: PageLayout) -> list[Grid]:
     """All tables of one page, top to bottom."""
+    # Imported here: hrule_grid builds on this module's helpers.
+    from jixiao.ingest.hrule_grid import hrule_grids
+
     grids: list[Grid] = []
     used: set[int] = set()
+    loose: list[Ruling] = []  # horizontal rules with no verticals to make a ruled grid
     for component in _ruling_components(page.rulings):
+        if sum(1 for r in component if not r.horizontal) < 2:
+            loose += [r for r in component if r.horizontal]
+            continue
         grid = _ruled_grid(page, component, page.lines, used)
         if grid is not None and (grid.n_rows > 1 or grid.n_cols > 1):
             grids.append(grid)
+    grids += hrule_grids(page, loose, page.lines, used)
     rest = [ln for k, ln in enumerate(page.lines) if k not in used and not _inside_any(ln, grids)]
     grids += _borderless_grids(page, rest)
     grids.sort(key=lambda g: g.page_bboxes[page.number][1])
@@ -824,9 +853,14 @@ def _continues(prev: Grid, grid: Grid, by_page: dict[int, PageLayout]) -> bool:
         # The table's upper part (funding rows) may add separators of its own that move the
         # shared ones; then compare with the rows just before the break: every separator of
         # the continuation falls in their whitespace, and theirs in the continuation's.
-        tail_cells = _edge_rows(prev, last_page, first=False)
         head_cells = _edge_rows(grid, page, first=True)
-        return _in_whitespace(inner, tail_cells) and _gaps_open(_gaps(tail_cells), head_cells)
+        # The last row alone, too: the row before it may be another part of the table (the
+        # goal rows above an indicator header that ends the page), on columns of its own.
+        for count in (2, 1):
+            tail_cells = _edge_rows(prev, last_page, first=False, count=count)
+            if _in_whitespace(inner, tail_cells) and _gaps_open(_gaps(tail_cells), head_cells):
+                return True
+        return False
     tail = _edge_bounds(prev, last_page, first=False)
     head = _edge_bounds(grid, page, first=True)
     if _same_bounds(tail, head):
