@@ -4,11 +4,13 @@ file only assembles them and turns JixiaoError into one line on stderr and an ex
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.main
 
 from jixiao.errors import JixiaoError
 
@@ -72,24 +74,37 @@ def _register_all() -> None:
 _register_all()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console script. It parses and invokes the command itself, not through click's
+    standalone main, so that a JixiaoError, a usage error, Ctrl-C or an abort each end as one
+    line on stderr with our exit code; and not through `app(standalone_mode=False)` either,
+    which turns `typer.Exit(code)` into a return value (`check --strict`'s 1, the 130 typer
+    makes of Ctrl-C): the installed command then exited 0. Only CliRunner tests saw the code."""
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app(standalone_mode=False)
+        with command.make_context("jixiao", args) as ctx:
+            command.invoke(ctx)
+    except typer.Exit as err:  # typer.Exit, ctx.exit(), --help
+        sys.exit(err.exit_code)
     except JixiaoError as err:
         typer.echo(f"jixiao: {err.line()}", err=True)
         sys.exit(err.exit_code)
-    except typer.Abort:
+    except (typer.Abort, EOFError):
         typer.echo("jixiao: aborted", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
         typer.echo("jixiao: interrupted", err=True)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
+    except BrokenPipeError:
+        # `jixiao inspect … | head`: the reader left; say nothing more to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except Exception as err:
+        # Usage errors (ClickException: typer's vendored click or click itself, by version)
+        # print their own message and carry their exit code (2).
+        show, code = getattr(err, "show", None), getattr(err, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise

@@ -45,12 +45,21 @@ class Prompt:
         return self.text.replace(ROWS_PLACEHOLDER, rows)
 
 
+# The prompts live in the repository's top-level prompts/ folder; a wheel carries a byte copy
+# of it as jixiao/_prompts (setup.py copies it at build time). An editable install or a bare
+# checkout has no copy and reads the folder itself.
+PACKAGED_PROMPTS = Path(__file__).resolve().parents[2] / "_prompts"
+CHECKOUT_PROMPTS = Path(__file__).resolve().parents[4] / "prompts"
+
+
 def prompts_dir() -> Path:
-    """JIXIAO_PROMPTS_DIR, else the repository's prompts/ folder."""
+    """JIXIAO_PROMPTS_DIR, else the prompts installed with the package, else the checkout's."""
     env = os.environ.get("JIXIAO_PROMPTS_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[4] / "prompts"
+    if PACKAGED_PROMPTS.is_dir():
+        return PACKAGED_PROMPTS
+    return CHECKOUT_PROMPTS
 
 
 @lru_cache(maxsize=64)
@@ -66,7 +75,7 @@ def _load(root: Path, name: str, version: int | None) -> Prompt:
         raise ConfigError(
             str(folder / want),
             "prompt file is missing",
-            "restore it from git or set JIXIAO_PROMPTS_DIR",
+            "restore it from git, reinstall jixiao, or set JIXIAO_PROMPTS_DIR",
         )
     chosen = version if version is not None else versions[-1]
     data = (folder / f"v{chosen}.md").read_bytes()
