@@ -30,6 +30,7 @@ _ENV_VARS: tuple[tuple[str, str, str | None], ...] = (
     ("max_tokens", "JIXIAO_LLM_MAX_TOKENS", None),
     ("reask_as_user", "JIXIAO_LLM_REASK_AS_USER", None),
     ("n_ctx", "JIXIAO_LLM_N_CTX", None),
+    ("n_batch", "JIXIAO_LLM_N_BATCH", None),
     ("n_threads", "JIXIAO_LLM_THREADS", None),
     ("cache_dir", "JIXIAO_CACHE_DIR", None),
 )
@@ -52,6 +53,10 @@ class LLMSettings(BaseModel):
     # server stays busy with a runaway answer even after the client has timed out.
     max_tokens: int = Field(default=1024, ge=1)
     n_ctx: int = Field(default=8192, ge=512)
+    # Prompt tokens the embedded server evaluates at once. Gemma 3's 262k-token vocabulary makes
+    # the logits buffer n_batch x 262144 floats: 512 (llama.cpp's default) held 2.7 GB at peak,
+    # 128 holds under 2 GB for the same answers.
+    n_batch: int = Field(default=128, ge=16)
     # Send validation re-asks as plain assistant/user turns (chat templates without a `tool`
     # role drop the error); None: on for the embedded server only.
     reask_as_user: bool | None = None

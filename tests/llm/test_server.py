@@ -97,6 +97,9 @@ def test_command_line_of_the_real_server(tmp_path: Path) -> None:
     assert args["--model"] == "/m.gguf" and args["--chat_format"] == "gemma"
     assert args["--host"] == "127.0.0.1" and args["--port"] == "4321"
     assert args["--n_ctx"] == "8192" and args["--n_threads"] == "1"
+    # a small batch keeps the 262k-vocabulary logits buffer, and the server, under 2 GB
+    assert args["--n_batch"] == args["--n_ubatch"] == "128"
+    assert args["--logits_all"] == "false"  # else one long prompt holds GBs of logits
     assert args["--model_alias"] == "gemma3-270m"
 
 

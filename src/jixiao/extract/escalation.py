@@ -63,9 +63,9 @@ class EscalationPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     llm: LLMPolicy = "auto"
-    max_calls: int = Field(default=10, ge=0, description="LLM requests per form, at most")
+    max_calls: int = Field(default=12, ge=0, description="LLM requests per form, at most")
     max_tokens: int = Field(
-        default=30000, ge=0, description="prompt + answer tokens per form, at most"
+        default=60000, ge=0, description="prompt + answer tokens per form, at most"
     )
     threshold: float | None = Field(
         default=None, description="review threshold; None: the calibrated one"
