@@ -34,6 +34,40 @@ def test_calibration_bins_ece_and_coverage() -> None:
     assert cal["without_confidence"] == 1
 
 
+def test_calibration_counts_the_wrong_values_a_reviewer_sees() -> None:
+    points = [(0.9, True), (0.9, False), (0.2, False), (0.1, False), (None, False), (0.95, True)]
+    cal = calibration(points, threshold=0.5)
+    # four wrong values: one above the threshold, three below it (the missing one included)
+    assert cal["wrong_above"] == 1
+    assert cal["wrong_below"] == pytest.approx(3 / 4)
+    assert calibration([(0.9, True)], threshold=0.5)["wrong_below"] is None
+
+
+def test_input_kind_is_ocr_when_a_value_came_from_an_ocr_page() -> None:
+    from jixiao.contract import FieldProvenance
+    from jixiao.evals.harness import input_kind
+
+    def result(signals: dict[str, float]) -> ExtractionResult:
+        prov = FieldProvenance(
+            confidence=0.9,
+            page=1,
+            bbox=(0, 0, 1, 1),
+            source_text="x",
+            extractor="layout",
+            signals=signals,
+        )
+        return ExtractionResult(
+            source=SourceInfo(file="a.pdf", sha256="0"),
+            form=FormRecord(project_name="x"),
+            fields={"project_name": prov},
+            run=RunInfo(extractor="layout"),
+        )
+
+    assert input_kind(result({"ocr_confidence": 0.8})) == "ocr"
+    assert input_kind(result({"label_match": 1.0})) == "text"
+    assert input_kind(None) == "text"
+
+
 def test_accuracy_block_per_group() -> None:
     block = accuracy_block([("header", True), ("header", False), ("funding", True)])
     assert block["correct"] == 2 and block["total"] == 3

@@ -289,6 +289,15 @@ def score_form(
     return leaves, wrong, comparison
 
 
+def input_kind(result: ExtractionResult | None) -> str:
+    """ "ocr" when any value of the form was read from an OCR'd page, else "text"."""
+    if result is not None and any(
+        "ocr_confidence" in prov.signals for prov in result.fields.values()
+    ):
+        return "ocr"
+    return "text"
+
+
 def group_counts(comparison: FormComparison) -> dict[str, list[int]]:
     """{group: [correct, total]} of one form, so runs over different form sets can be compared
     on the forms they share."""
@@ -428,6 +437,7 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> dict[str
                         flags_found=found,
                         flags_expected=expected,
                         flags_on_gold=check_codes(gold),
+                        input_kind=input_kind(pred),
                     )
                 )
                 entries.append(

@@ -39,6 +39,8 @@ class ScoredForm:
     flags_found: list[str] = field(default_factory=list)
     flags_expected: list[str] = field(default_factory=list)
     flags_on_gold: list[str] = field(default_factory=list)
+    input_kind: str = "text"
+    """"ocr" when the form's values were read from OCR'd pages, else "text" (its text layer)."""
 
 
 class _Tally:
@@ -106,6 +108,7 @@ def calibration(
     above, below = _Tally(), _Tally()
     for conf, ok in points:
         (above if conf is not None and conf >= threshold else below).add(ok)
+    wrong = (above.total - above.correct) + (below.total - below.correct)
     return {
         "threshold": threshold,
         "bins": rows,
@@ -115,6 +118,9 @@ def calibration(
         "above": above.out(),
         "below": below.out(),
         "coverage": above.total / len(points) if points else None,
+        # the review set's recall: of the wrong values, the share a person is shown
+        "wrong_below": (below.total - below.correct) / wrong if wrong else None,
+        "wrong_above": above.total - above.correct,
     }
 
 
@@ -145,6 +151,10 @@ def summarize(forms: list[ScoredForm], *, threshold: float) -> dict[str, Any]:
     rows: dict[str, RowCounts] = {}
     ratios: dict[str, list[float]] = defaultdict(list)
     points: list[tuple[float | None, bool]] = []
+    points_by: dict[str, dict[str, list[tuple[float | None, bool]]]] = {
+        "input_kind": defaultdict(list),
+        "family": defaultdict(list),
+    }
     flags_e2e: dict[str, FlagCounts] = defaultdict(FlagCounts)
     flags_gold: dict[str, FlagCounts] = defaultdict(FlagCounts)
     for form in forms:
@@ -158,6 +168,8 @@ def summarize(forms: list[ScoredForm], *, threshold: float) -> dict[str, Any]:
             if leaf.ratio is not None:
                 ratios[leaf.field].append(leaf.ratio)
             points.append((scored.confidence, leaf.ok))
+            points_by["input_kind"][form.input_kind].append((scored.confidence, leaf.ok))
+            points_by["family"][form.family].append((scored.confidence, leaf.ok))
         for name, counts in form.comparison.rows.items():
             rows[name] = rows.get(name, RowCounts(0, 0, 0)) + counts
         for code, c in compare_flag_codes(form.flags_found, form.flags_expected).items():
@@ -181,6 +193,18 @@ def summarize(forms: list[ScoredForm], *, threshold: float) -> dict[str, Any]:
             "fields": {k: {"mean_ratio": sum(v) / len(v), "n": len(v)} for k, v in ratios.items()},
         },
         "calibration": calibration(points, threshold),
+        # does the one threshold hold on OCR'd pages too, and in each family?
+        "calibration_by": {
+            by: {
+                key: {
+                    k: v
+                    for k, v in calibration(pts, threshold).items()
+                    if k not in ("bins", "threshold")
+                }
+                for key, pts in sorted(groups.items())
+            }
+            for by, groups in points_by.items()
+        },
         "checks": {
             "end_to_end": _flag_block(dict(flags_e2e)),
             "on_gold": _flag_block(dict(flags_gold)),

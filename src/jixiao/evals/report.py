@@ -48,8 +48,27 @@ def format_summary(run: dict[str, Any]) -> str:
     lines.append(
         f"  confidence ≥ {cal['threshold']:g}: coverage {_pct(cal['coverage'])}, accuracy above"
         f" {_pct(cal['above']['accuracy'])}, below {_pct(cal['below']['accuracy'])},"
-        f" ECE {_num(cal['ece'], 3)}"
+        f" ECE {_num(cal['ece'], 3)}; wrong values sent to review {_pct(cal.get('wrong_below'))}"
+        f" ({cal.get('wrong_above', '?')} wrong above)"
     )
+    for kind, one in (s.get("calibration_by", {}).get("input_kind") or {}).items():
+        lines.append(
+            f"    {kind:<5} coverage {_pct(one['coverage'])}, accuracy above"
+            f" {_pct(one['above']['accuracy'])}, wrong sent to review {_pct(one['wrong_below'])}"
+            f" ({one['wrong_above']} wrong above)"
+        )
+    esc = s.get("escalation")
+    if esc:
+        levels = ", ".join(
+            f"{level} {row['asked']}/{row['planned']} asked (rescued {row['rescued']},"
+            f" broke {row['broke']})"
+            for level, row in esc["levels"].items()
+            if row["planned"]
+        )
+        lines.append(
+            f"  LLM questions: median {_num(esc['median_llm_calls_per_form'])} calls/form;"
+            f" {levels or 'none planned'}"
+        )
     chk = s["checks"]["end_to_end"]["overall"]
     lines.append(
         f"  checks vs planted: precision {_pct(chk['precision'])} recall {_pct(chk['recall'])}"
