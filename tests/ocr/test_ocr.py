@@ -1,5 +1,5 @@
-"""OCR of image-only pages: one small scanned page end to end, text clean-up, and the message
-when Tesseract or its Chinese model is missing."""
+"""OCR of image-only pages: one small scanned page end to end (each engine), text clean-up, and
+the message when Tesseract or its Chinese model is missing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from jixiao.ingest import ingest_pdf
 from jixiao.ingest.grid import build_grids
 from jixiao.ingest.ocr import (
+    EngineName,
     OcrOptions,
     OcrUnavailable,
     find_tessdata,
@@ -37,10 +38,12 @@ EXPECTED = {
 }
 
 
-def test_small_scanned_page_end_to_end(small_scan: Path) -> None:
+@pytest.mark.parametrize("engine", ["rapidocr", "tesseract"])
+def test_small_scanned_page_end_to_end(small_scan: Path, engine: EngineName) -> None:
     document = open_document(small_scan)
     assert [p.kind for p in document.pages] == ["image_only"]
-    pages = ocr_document(small_scan, document)
+    pages = ocr_document(small_scan, document, OcrOptions(engine=engine))
+    assert pages[1].engine == engine
     assert abs(pages[1].angle) >= 0.25  # the scanner turned it; OCR levelled it
     grids = build_grids(document.pages)
     assert len(grids) == 1
@@ -74,7 +77,7 @@ def test_missing_chinese_model_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_without_tesseract_image_pages_are_still_reported(small_scan: Path, tmp_path: Path) -> None:
-    result = ingest_pdf(small_scan, ocr=OcrOptions(tessdata=str(tmp_path)))
+    result = ingest_pdf(small_scan, ocr=OcrOptions(engine="tesseract", tessdata=str(tmp_path)))
     assert result.forms == []
     [warning] = [w for w in result.warnings if w.startswith("page 1:")]
     assert "image only" in warning and "needs OCR" in warning

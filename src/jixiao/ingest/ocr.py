@@ -1,34 +1,46 @@
 """OCR for image-only pages: deskew, recover the table's ruling lines, read cell by cell.
 
-Measured on the `scan` family (benchmarks/bench_ocr.py): full-page OCR loses decimal points and
-garbles labels, and the `tesseract` CLI costs ≈ 0.7 s per call (it reloads the Chinese model
-each time), far too slow per cell. So libtesseract's C API is called through ctypes: the model
-is loaded once per document and each cell takes ≈ 40 ms. Every cell is read with the Chinese
-model as a text block; a cell that reads as a bare number is read again with the English model
-and a digit whitelist, which keeps decimal points and thousands separators.
+Two engines read the cells, chosen by `OcrOptions.engine` or the environment variable
+`JIXIAO_OCR_ENGINE` (`engine_name`, the one place it is read):
+
+- `rapidocr` (default): PP-OCRv4 Chinese recognition through onnxruntime (`ocr_rapid.py`; the
+  models ship inside the `rapidocr-onnxruntime` wheel, nothing is downloaded). Each cell crop is
+  recognised as one line; a cell holding several lines is cut into lines first. When it cannot
+  be imported, Tesseract reads instead (a logged warning, not a crash).
+- `tesseract`: libtesseract's C API through ctypes (the `tesseract` CLI costs ≈ 0.7 s per call,
+  it reloads the Chinese model each time): the model is loaded once per document and each cell
+  takes ≈ 40 ms. Every cell is read with the Chinese model as a text block; a cell that reads as
+  a bare number is read again with the English model and a digit whitelist, which keeps decimal
+  points and thousands separators.
+
+Measured on scans (benchmarks/bench_ocr.py): full-page OCR loses decimal points and garbles
+labels; Tesseract cell by cell misreads labels (一级指标 → -级指标) and comparison signs
+(≥30.00 → 过30.00) that the PP-OCR recogniser reads right.
 
 The page is then handed on as if it had a text layer: `PageLayout.lines` (one TextLine per OCR
 line, in PDF points) and `PageLayout.rulings` (from scan_grid), so grid.py, segment.py and the
-extractors work unchanged. Word confidences come back per line for `apply_confidence`.
+extractors work unchanged. Line confidences (the recogniser's score, 0..1) come back per line
+for `apply_confidence`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import pymupdf
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from jixiao.errors import JixiaoError
+from jixiao.errors import ConfigError, JixiaoError
 from jixiao.ingest.grid import join_text, page_grids
 from jixiao.ingest.model import BBox, Document, Grid, PageLayout, TextLine
 from jixiao.ingest.scan_grid import Grey, binarize, deskew, estimate_skew, find_rulings
@@ -47,6 +59,13 @@ INSTALL_HINT = (
 CELL_INSET_PX = 5  # the ruling itself (and what residual skew leaves of it) stays out
 CELL_PAD_PX = 12  # white margin around the ink; Tesseract reads poorly at the image edge
 MIN_INK_PX = 12  # fewer dark pixels than this: an empty cell (noise specks)
+
+log = logging.getLogger(__name__)
+
+EngineName = Literal["rapidocr", "tesseract"]
+ENGINES: tuple[str, ...] = get_args(EngineName)
+DEFAULT_ENGINE: EngineName = "rapidocr"
+ENGINE_ENV = "JIXIAO_OCR_ENGINE"
 
 
 class OcrUnavailable(JixiaoError):
@@ -70,6 +89,28 @@ class OcrOptions(BaseModel):
     deskew: bool = True
     max_skew_deg: float = Field(default=3.0, ge=0.0, le=10.0)
     tessdata: str | None = None  # folder holding <language>.traineddata; None: search
+    # Which engine reads the cells; None: $JIXIAO_OCR_ENGINE, else rapidocr (`engine_name`).
+    engine: EngineName | None = None
+    # onnxruntime intra-op threads for rapidocr: 1, because batch runs a process per core and
+    # more threads per process only fight over the same cores.
+    threads: int = Field(default=1, ge=1, le=64)
+
+
+def engine_name(options: OcrOptions) -> EngineName:
+    """The engine the options ask for: `options.engine`, else the environment variable
+    JIXIAO_OCR_ENGINE, else rapidocr. The only place the variable is read."""
+    if options.engine is not None:
+        return options.engine
+    raw = os.environ.get(ENGINE_ENV, "").strip().lower()
+    if not raw:
+        return DEFAULT_ENGINE
+    if raw not in ENGINES:
+        raise ConfigError(
+            None,
+            f"{ENGINE_ENV}={raw!r} is not an OCR engine",
+            f"set {ENGINE_ENV} to one of: {', '.join(ENGINES)}",
+        )
+    return raw  # type: ignore[return-value]
 
 
 @dataclass(slots=True)
@@ -87,6 +128,7 @@ class OcrPage:
     angle: float  # degrees the scan was turned to level it
     lines: list[OcrLine] = field(default_factory=list)
     seconds: float = 0.0
+    engine: str = ""  # which engine read it (rapidocr / tesseract)
 
     @property
     def mean_confidence(self) -> float | None:
@@ -284,6 +326,15 @@ class _Crop:
     ink_size: tuple[int, int]  # width, height of the ink in pixels
 
 
+def _remnant(line: NDArray[np.bool_], end: int = 3) -> bool:
+    """Whether a row or column of ink near a crop's edge is a ruling left in it: it reaches an
+    end of the crop, or one unbroken run covers 70 % of it."""
+    if line[:end].any() or line[-end:].any():
+        return True
+    runs = _runs_of(line, max_gap=0)
+    return bool(runs) and max(b - a for a, b in runs) >= 0.7 * line.size
+
+
 def _clean_crop(grey: Grey, box: tuple[int, int, int, int]) -> _Crop | None:
     """A cell's pixels without ruling remnants along its edges, cut to the ink with a white
     margin; None when the cell is empty."""
@@ -292,13 +343,15 @@ def _clean_crop(grey: Grey, box: tuple[int, int, int, int]) -> _Crop | None:
     ink = binarize(crop)
     h, w = crop.shape
     edge = 10
-    # A ruling remnant runs along most of the edge; glyph strokes do not.
+    # A ruling remnant runs along most of the edge and, as the ruling crosses the whole cell,
+    # reaches one of its ends or spans nearly all of it; a glyph stroke near the edge (the ")"
+    # of a value filling its cell) sits inside the cell's margin and is kept.
     for r in [*range(min(edge, h)), *range(max(0, h - edge), h)]:
-        if ink[r].mean() > 0.4:
+        if ink[r].mean() > 0.4 and _remnant(ink[r]):
             crop[r] = 255
             ink[r] = False
     for c in [*range(min(edge, w)), *range(max(0, w - edge), w)]:
-        if ink[:, c].mean() > 0.4:
+        if ink[:, c].mean() > 0.4 and _remnant(ink[:, c]):
             crop[:, c] = 255
             ink[:, c] = False
     if int(ink.sum()) < MIN_INK_PX:
@@ -526,11 +579,77 @@ def _text_boxes(grey: Grey, dpi: int) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
+Box = tuple[int, int, int, int]
+
+
+class CellReader(Protocol):
+    """An OCR engine as the page loop uses it."""
+
+    name: str
+
+    def read_region(self, grey: Grey, box_px: Box) -> list[OcrLine]:
+        """The lines of one cell (or any box) of the page image, bboxes in PDF points."""
+        ...
+
+    def read_page(self, grey: Grey) -> list[OcrLine] | None:
+        """Every text line of a page with no table grid (detection); None: not supported, the
+        caller cuts the page into line boxes itself."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class TesseractReader:
+    """Tesseract: the Chinese model for every cell, the digit model re-reading numbers."""
+
+    name = "tesseract"
+
+    def __init__(self, options: OcrOptions):
+        tessdata = find_tessdata(options)
+        self._options = options
+        self._text = TesseractEngine(tessdata, options.language)
+        self._number: TesseractEngine | None = None
+        try:
+            if options.numeric_language:
+                self._number = TesseractEngine(tessdata, options.numeric_language)
+        except BaseException:
+            self._text.close()
+            raise
+
+    def read_region(self, grey: Grey, box_px: Box) -> list[OcrLine]:
+        return _read_region(grey, box_px, self._text, self._number, self._options)
+
+    def read_page(self, grey: Grey) -> list[OcrLine] | None:
+        return None
+
+    def close(self) -> None:
+        self._text.close()
+        if self._number is not None:
+            self._number.close()
+
+
+def open_reader(options: OcrOptions) -> CellReader:
+    """The engine `engine_name` picks, loaded. rapidocr that cannot be imported or loaded falls
+    back to Tesseract with a logged warning; OcrUnavailable when no engine is left."""
+    if engine_name(options) == "rapidocr":
+        try:
+            from jixiao.ingest.ocr_rapid import RapidReader
+
+            return RapidReader(options)
+        except (ImportError, OSError, RuntimeError) as err:
+            log.warning(
+                "rapidocr is not usable (%s: %s); reading scans with Tesseract instead"
+                " (pip install rapidocr-onnxruntime)",
+                type(err).__name__,
+                err,
+            )
+    return TesseractReader(options)
+
+
 def ocr_page(
     page: pymupdf.Page,
     layout: PageLayout,
-    text_engine: TesseractEngine,
-    number_engine: TesseractEngine | None,
+    reader: CellReader,
     options: OcrOptions,
 ) -> OcrPage:
     """Read one image-only page into `layout` (lines and rulings replaced, in PDF points)."""
@@ -559,19 +678,25 @@ def ocr_page(
                 round(bx1 * to_px) - CELL_INSET_PX,
                 round(by1 * to_px) - CELL_INSET_PX,
             )
-            lines += _read_region(grey, box, text_engine, number_engine, options)
-    # Text outside the tables (title, year, notes): blank the tables and read the rest.
-    rest = grey.copy()
-    for grid in grids:
-        gx0, gy0, gx1, gy1 = grid.page_bboxes[layout.number]
-        rest[
-            max(0, round(gy0 * to_px) - 4) : round(gy1 * to_px) + 4,
-            max(0, round(gx0 * to_px) - 4) : round(gx1 * to_px) + 4,
-        ] = 255
-    # Read line by line: a whole-page read of the rest misreads the title (自 → 目), the same
-    # title cut out on its own reads right.
-    for box in _text_boxes(rest, options.dpi):
-        lines += _read_region(rest, box, text_engine, number_engine, options)
+            lines += reader.read_region(grey, box)
+    # No table at all (a borderless form, a cover letter): a detector finds the text lines,
+    # each a separate piece as a text layer would give them.
+    whole = None if grids else reader.read_page(grey)
+    if whole is not None:
+        lines += whole
+    else:
+        # Text outside the tables (title, year, notes): blank the tables and read the rest.
+        rest = grey.copy()
+        for grid in grids:
+            gx0, gy0, gx1, gy1 = grid.page_bboxes[layout.number]
+            rest[
+                max(0, round(gy0 * to_px) - 4) : round(gy1 * to_px) + 4,
+                max(0, round(gx0 * to_px) - 4) : round(gx1 * to_px) + 4,
+            ] = 255
+        # Read line by line: a whole-page read of the rest misreads the title (自 → 目), the
+        # same title cut out on its own reads right.
+        for box in _text_boxes(rest, options.dpi):
+            lines += reader.read_region(rest, box)
     layout.rulings = rulings
     layout.lines = [TextLine(text=ln.text, bbox=ln.bbox) for ln in lines]
     return OcrPage(
@@ -579,6 +704,7 @@ def ocr_page(
         angle=angle,
         lines=lines,
         seconds=time.perf_counter() - started,
+        engine=reader.name,
     )
 
 
@@ -593,7 +719,8 @@ def ocr_document(
     pages: PageSelection = "image_only",
 ) -> dict[int, OcrPage]:
     """OCR every image-only page of an opened document in place (its PageLayouts get lines
-    and rulings). Raises OcrUnavailable when Tesseract or a model is missing."""
+    and rulings). Raises OcrUnavailable when no engine can be loaded (rapidocr missing and
+    Tesseract or its model missing too), ConfigError for an unknown JIXIAO_OCR_ENGINE."""
     options = options or OcrOptions()
     todo = [
         p
@@ -602,31 +729,22 @@ def ocr_document(
     ]
     if not todo:
         return {}
-    tessdata = find_tessdata(options)
     out: dict[int, OcrPage] = {}
-    doc = pymupdf.open(str(path))
+    reader = open_reader(options)
     try:
-        with TesseractEngine(tessdata, options.language) as text_engine:
-            number_engine = (
-                TesseractEngine(tessdata, options.numeric_language)
-                if options.numeric_language
-                else None
-            )
-            try:
-                for layout in todo:
-                    out[layout.number] = ocr_page(
-                        doc[layout.number - 1], layout, text_engine, number_engine, options
-                    )
-                    if layout.number > 1:
-                        dx = align_to_previous_page(layout, document.pages[layout.number - 2])
-                        for line in out[layout.number].lines:
-                            x0, y0, x1, y1 = line.bbox
-                            line.bbox = (x0 + dx, y0, x1 + dx, y1)
-            finally:
-                if number_engine is not None:
-                    number_engine.close()
+        doc = pymupdf.open(str(path))
+        try:
+            for layout in todo:
+                out[layout.number] = ocr_page(doc[layout.number - 1], layout, reader, options)
+                if layout.number > 1:
+                    dx = align_to_previous_page(layout, document.pages[layout.number - 2])
+                    for line in out[layout.number].lines:
+                        x0, y0, x1, y1 = line.bbox
+                        line.bbox = (x0 + dx, y0, x1 + dx, y1)
+        finally:
+            doc.close()
     finally:
-        doc.close()
+        reader.close()
     return out
 
 
