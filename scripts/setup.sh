@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the project uses (OCR, fonts for looking at pages, PostgreSQL for the
 # storage tests, chromium for the browser tests). Skipped when they are all present.
-APT_PACKAGES=(poppler-utils postgresql tesseract-ocr tesseract-ocr-chi-sim chromium chromium-driver fonts-noto-cjk)
+APT_PACKAGES=(poppler-utils postgresql tesseract-ocr tesseract-ocr-chi-sim chromium chromium-driver fonts-noto-cjk libreoffice-calc-nogui fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

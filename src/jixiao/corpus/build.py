@@ -4,6 +4,21 @@ Writes `<out>/pdf/<family>/<name>.pdf`, `<out>/gold/<id>.json` (synthetic gold; 
 in evals/gold) and `<out>/manifest.json`, which the eval harness reads with `load_manifest`.
 Deterministic for a seed. Splits are fixed per gold id, so every rendering of one form lands in
 the same split and nothing of a test form leaks into dev.
+
+The realistic families (`office`, `html`, `scan-sweep`; opt-in with `--realistic` or by name,
+as they call LibreOffice / Chromium and take seconds per document) are split twice:
+- by form, like every family: a document's split is `split_for(gold_id)`;
+- by generator settings: a test document draws its settings from values dev never uses
+  (`render/settings.py`, `SPLIT_KEYS`): office — another font (AR PL UMing vs WenQuanYi Zen
+  Hei), template 3 (分值 before 实际完成值) vs 1–2, fixed print scale vs fit-to-width; html —
+  horizontal rules only vs a full grid, another font stack; scan-sweep — 180/300 dpi vs
+  150/200/250, JPEG 40–50 or bitonal vs JPEG 55–90, 1.1–2.0° vs 0.2–1.0° rotation, stronger
+  blur, yellowed vs white/grey paper, shadow on the right vs none/left, seal over the totals vs
+  none/over the unit, OCR layer error rate 6 % vs 2 %.
+So test accuracy on them measures forms and settings nobody tuned on. Each such document
+records its settings in the manifest (`ManifestDocument.settings`). When a template has no
+column for a value (office without 年初预算数), the gold of that document is the record as
+printed, written to `gold/<id>.<family>.json`.
 """
 
 from __future__ import annotations
@@ -20,7 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from jixiao.contract import FormRecord
-from jixiao.corpus.render import FAMILIES, render_pdf
+from jixiao.corpus.render import ALL_FAMILIES, FAMILIES, render_document, render_pdf
 from jixiao.errors import FileMissing, InvalidInput
 
 Split = Literal["dev", "test"]
@@ -36,6 +51,9 @@ FAMILY_PROFILE = {
     "split-target": "sichuan",
     "bundle": "central",
     "scan": "central",
+    "office": "central",
+    "html": "central",
+    "scan-sweep": "central",
 }
 
 
@@ -64,6 +82,9 @@ class ManifestDocument(_Model):
     family: str
     split: Split
     forms: list[ManifestForm]
+    settings: dict[str, str | int | float | bool] = {}
+    """Generator settings of the realistic families (dpi, jpeg, font, template...); empty for
+    the others and in manifests written before they existed."""
 
 
 class Manifest(_Model):
@@ -249,7 +270,7 @@ class BuildSummary:
 
 
 def _family_order(family: str) -> int:
-    return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
+    return ALL_FAMILIES.index(family) if family in ALL_FAMILIES else len(ALL_FAMILIES)
 
 
 def build_corpus(
@@ -263,12 +284,14 @@ def build_corpus(
 ) -> BuildSummary:
     """Render the corpus into `out` and write its manifest; see the module docstring."""
     started = time.perf_counter()
-    unknown = [f for f in families if f not in FAMILIES]
+    unknown = [f for f in families if f not in ALL_FAMILIES]
     if unknown:
         raise InvalidInput(
-            None, f"unknown layout family {unknown[0]!r}", f"use some of: {', '.join(FAMILIES)}"
+            None,
+            f"unknown layout family {unknown[0]!r}",
+            f"use some of: {', '.join(ALL_FAMILIES)}",
         )
-    families = [f for f in FAMILIES if f in families]  # fixed order, no duplicates
+    families = [f for f in ALL_FAMILIES if f in families]  # fixed order, no duplicates
     if real is None:
         real = load_real_gold(gold_dir or default_gold_dir())
     synth = synthetic_gold(seed, synthetic) if synthetic > 0 else []
@@ -285,19 +308,34 @@ def build_corpus(
     for job in plan_documents(synth, real, families, seed):
         rel = f"pdf/{job.family}/{job.name}.pdf"
         doc_seed = zlib.crc32(f"{seed}:{job.family}:{job.name}".encode())
-        pages = render_pdf(job.family, [f.record for f in job.forms], out / rel, seed=doc_seed)
-        forms = [
-            ManifestForm(
-                gold_id=form.gold_id,
-                gold=form.gold_path or f"gold/{form.gold_id}.json",
-                pages=[first, last],
-                origin=form.origin,
-                planted=list(form.planted),
+        rendered = render_document(
+            job.family, [f.record for f in job.forms], out / rel, seed=doc_seed, split=job.split
+        )
+        forms = []
+        for form, printed, (first, last) in zip(
+            job.forms, rendered.printed, rendered.pages, strict=True
+        ):
+            gold = form.gold_path or f"gold/{form.gold_id}.json"
+            if printed != form.record:  # the template left a column out: gold as printed
+                gold = f"gold/{form.gold_id}.{job.family}.json"
+                (out / gold).write_text(printed.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            forms.append(
+                ManifestForm(
+                    gold_id=form.gold_id,
+                    gold=gold,
+                    pages=[first, last],
+                    origin=form.origin,
+                    planted=list(form.planted),
+                )
             )
-            for form, (first, last) in zip(job.forms, pages, strict=True)
-        ]
         documents.append(
-            ManifestDocument(file=rel, family=job.family, split=job.split, forms=forms)
+            ManifestDocument(
+                file=rel,
+                family=job.family,
+                split=job.split,
+                forms=forms,
+                settings=rendered.settings,
+            )
         )
         key = (job.family, job.split)
         counts[key] = counts.get(key, 0) + len(forms)

@@ -30,10 +30,19 @@ def build(
         typer.Option(
             "--families",
             "-f",
-            help="Layout families to render (repeat or comma-separate); default all: "
-            "ruled, ab-labels, borderless, split-target, bundle, scan.",
+            help="Layout families to render (repeat or comma-separate); default: "
+            "ruled, ab-labels, borderless, split-target, bundle, scan. The realistic ones "
+            "(office, html, scan-sweep) are rendered only when named or with --realistic.",
         ),
     ] = None,
+    realistic: Annotated[
+        bool,
+        typer.Option(
+            "--realistic",
+            help="Add the realistic families: office (LibreOffice), html (Chromium) and "
+            "scan-sweep; slower, seconds per document.",
+        ),
+    ] = False,
     gold_dir: Annotated[
         Path | None,
         typer.Option("--gold-dir", help="Folder of the real gold (default: evals/gold)."),
@@ -41,12 +50,13 @@ def build(
 ) -> None:
     """Render synthetic and real gold forms as PDFs and write manifest.json."""
     from jixiao.corpus.build import build_corpus
-    from jixiao.corpus.render import FAMILIES
+    from jixiao.corpus.render import FAMILIES, REALISTIC_FAMILIES
 
     chosen = [f.strip() for item in families or [] for f in item.split(",") if f.strip()]
-    summary = build_corpus(
-        out, seed=seed, synthetic=synthetic, families=chosen or FAMILIES, gold_dir=gold_dir
-    )
+    chosen = chosen or list(FAMILIES)
+    if realistic:
+        chosen += [f for f in REALISTIC_FAMILIES if f not in chosen]
+    summary = build_corpus(out, seed=seed, synthetic=synthetic, families=chosen, gold_dir=gold_dir)
     typer.echo(summary.table())
     docs = len(summary.manifest.documents)
     typer.echo(f"{docs} PDFs in {out / 'pdf'}, manifest {out / 'manifest.json'}")
