@@ -11,6 +11,11 @@ Re-record and rewrite the two baselines (an explicit flag, as for gold; ~1 h on 
 
     JIXIAO_LLM_THREADS=2 .venv/bin/pytest tests/llm/test_llm_baselines.py --record-mode=rewrite
 
+or re-ask only the requests that changed (an ingestion change on one family), dropping the
+recorded answers no longer asked for:
+
+    JIXIAO_LLM_THREADS=2 .venv/bin/pytest tests/llm/test_llm_baselines.py --record-mode=new_episodes
+
 The hybrid run re-uses the LLM run's answers through the response cache, so one recording
 serves both. To rewrite the baselines from the existing cassette (after a scoring change, say):
 
@@ -51,6 +56,13 @@ NOTE = (
     "(a replay when cost.timing says so). "
     "Reproduced from cassettes/test_llm_baselines/ by tests/llm/test_llm_baselines.py"
 )
+
+
+@pytest.fixture
+def vcr_config(vcr_config: dict[str, Any], recording: bool) -> dict[str, Any]:
+    """While recording (`--record-mode=new_episodes` re-asks only what changed, e.g. the scan
+    forms after an OCR change), drop the recorded answers nobody asked for any more."""
+    return {**vcr_config, "drop_unused_requests": True} if recording else vcr_config
 
 
 @pytest.fixture(scope="module")

@@ -139,3 +139,53 @@ def test_rerun_checks_keep_the_printed_level1_weight(tmp_path: Path) -> None:
     after = service.decide(1, "indicators[0].weight", "correct", reviewer="t", value="60")
     assert [f for f in after.flags if f.code == "LEVEL1_WEIGHTS_SUM"] == []
     engine.dispose()
+
+
+def test_what_extraction_could_not_read_sends_the_form_to_review(tmp_path: Path) -> None:
+    """An EXTRACTION_ROW_UNREAD finding stored with the result marks the row it names (and a
+    section-wide one every row's name) as pending, although every value is confident and the
+    rerun checks find nothing; the LLM's diagnostics (info) do not."""
+    from jixiao.contract import ExtractionResult, FieldProvenance, Flag, RunInfo, SourceInfo
+    from jixiao.store import db
+
+    from .conftest import make_record
+
+    record = make_record(0)
+    sure = FieldProvenance(
+        confidence=0.99, page=1, bbox=(0.0, 0.0, 10.0, 10.0), source_text="x", extractor="layout"
+    )
+    fields = {path: sure for path, _ in db.leaf_values(record)}
+
+    def unread(target: str, severity: str = "warning") -> Flag:
+        return Flag(
+            code="EXTRACTION_ROW_UNREAD",
+            severity=severity,  # type: ignore[arg-type]
+            origin="extraction",
+            fields=[target],
+            message="a cell was not read",
+        )
+
+    engine = db.open_db(f"sqlite:///{tmp_path / 'unread.db'}")
+    run_id = db.start_run(engine, "layout")
+    for n, flags in enumerate(
+        ([unread("indicators[1].name")], [unread("indicators")], [unread("indicators", "info")])
+    ):
+        result = ExtractionResult(
+            source=SourceInfo(file=f"u{n}.pdf", sha256=f"{n}" * 64, pages=[1]),
+            form=record,
+            fields=fields,
+            flags=flags,
+            run=RunInfo(extractor="layout"),
+        )
+        outcome = db.DocumentOutcome(
+            path=f"u{n}.pdf", sha256=f"{n}" * 64, extractor="layout", pages=1, results=[result]
+        )
+        db.save_document(engine, run_id, outcome)
+    service = ReviewService(engine, threshold=THRESHOLD)
+    row, section, info = (service.form(i) for i in (1, 2, 3))
+    assert [f.path for f in row.pending] == ["indicators[1].name"]
+    names = [f"indicators[{i}].name" for i in range(len(record.indicators))]
+    assert [f.path for f in section.pending] == names
+    assert info.pending == []
+    assert "EXTRACTION_ROW_UNREAD" in [f.code for f in row.flags]
+    engine.dispose()

@@ -348,6 +348,9 @@ class ReviewService:
             config=self.config,
             level1_weights=printed_level1_weights(result.form, result.fields),
         )
+        # What extraction could not read (a row, a cell, a section) or could not settle is a
+        # finding too: the checks are rerun here, extraction is not, so its findings are kept.
+        flags += [f for f in result.flags if _needs_a_look(f)]
 
         leaves = list(db.leaf_values(result.form))
         flagged: dict[str, list[int]] = {}
@@ -355,7 +358,15 @@ class ReviewService:
         leaf_paths = [path for path, _ in leaves]
         for i, flag in enumerate(flags):
             for target in flag.fields:
-                if _ROW_RE.match(target):
+                if target in ("funding", "indicators"):
+                    # a whole section: every row's name stands for it
+                    names = [p for p in leaf_paths if p.startswith(target + "[")]
+                    names = [p for p in names if p.endswith((".name", ".label"))]
+                    for leaf in names:
+                        flagged.setdefault(leaf, []).append(i)
+                    if flag.severity != "info":
+                        must_look.update(names)
+                elif _ROW_RE.match(target):
                     row = [p for p in leaf_paths if p.startswith(target + ".")]
                     for leaf in row:
                         flagged.setdefault(leaf, []).append(i)
@@ -500,6 +511,19 @@ class ReviewService:
             if touched and (include_pending or not view.pending):
                 out.append(view)
         return out
+
+
+# Extraction findings a person must see: rows, cells or sections read incompletely, values the
+# extractors could not settle, an LLM that was needed and could not be used.
+_EXTRACTION_CODES = ("EXTRACTION_", "HYBRID_UNRESOLVED", "HYBRID_LLM_UNAVAILABLE")
+
+
+def _needs_a_look(flag: Flag) -> bool:
+    return (
+        flag.origin == "extraction"
+        and flag.severity != "info"
+        and flag.code.startswith(_EXTRACTION_CODES)
+    )
 
 
 def _matches(view: FormView, f: Filters) -> bool:
