@@ -25,7 +25,7 @@ def test_every_form_found_with_its_pages(tmp_path: Path, family: str, seed: int)
     # Bundles may open with a whole-department table: reported, not one of ours.
     projects = [f for f in result.forms if f.kind == "project"]
     others = [f for f in result.forms if f.kind != "project"]
-    assert all(f.kind == "department_whole" and f.reason for f in others)
+    assert all(f.kind == "department" and f.reason for f in others)
     assert [(f.pages[0], f.pages[-1]) for f in projects] == expected
     for form, record in zip(projects, forms, strict=True):
         layout = serialize_form(form)

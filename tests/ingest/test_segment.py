@@ -72,11 +72,11 @@ def _doc(texts: list[str]) -> Document:
 
 def test_department_whole_and_old_score_sheets_are_reported() -> None:
     whole = segment_forms(_doc(["部门整体支出绩效自评表", "部门名称", "年度主要任务"]), [])
-    assert [f.kind for f in whole] == ["department_whole"] and whole[0].reason
+    assert [f.kind for f in whole] == ["department"] and whole[0].reason
     old = segment_forms(
         _doc(["项目支出绩效自评表", "项目名称", "部门决策", "项目管理", "项目绩效"]), []
     )
-    assert [f.kind for f in old] == ["unsupported"] and "2020" in (old[0].reason or "")
+    assert [f.kind for f in old] == ["other"] and "2020" in (old[0].reason or "")
 
 
 def test_forms_without_title_start_at_project_name() -> None:

@@ -511,7 +511,7 @@ def test_unparseable_number_is_null_and_unplaced() -> None:
 
 
 def test_unsupported_form_kind_is_flagged_not_extracted() -> None:
-    out = run(form([grid(AB_ROWS)], kind="department_whole"))
+    out = run(form([grid(AB_ROWS)], kind="department"))
     assert out.record == FormRecord()
     assert any(f.code == UNPLACED_CODE for f in out.flags)
 

@@ -35,6 +35,18 @@ def ingest_checked(path: Path, *, max_pages: int) -> IngestResult:
                 "no text layer to read (scanned or garbled pages; OCR is not supported yet)",
                 "use a PDF exported with text, or OCR it first",
             )
+        if result.tables:
+            # Only ordinary tables (a 部门预算 without its appendix): say which.
+            titles = list(dict.fromkeys(t.title or "untitled table" for t in result.tables))
+            shown = ", ".join(titles[:4]) + (
+                f" and {len(titles) - 4} more" if len(titles) > 4 else ""
+            )
+            raise NoFormFound(
+                str(path),
+                f"no performance form in this PDF, only {len(result.tables)} other table(s)"
+                f" ({shown})",
+                "check that the file holds a project self-evaluation form",
+            )
         raise NoFormFound(str(path))
     return result
 
@@ -107,6 +119,17 @@ def result_json(result: IngestResult) -> dict[str, Any]:
         ],
         "warnings": result.warnings,
         "forms": [form_json(f, serialize_form(f)) for f in result.forms],
+        # Ordinary budget / final-account tables: kind "other", not forms; no grids printed.
+        "tables": [
+            {
+                "index": t.index,
+                "kind": t.kind,
+                "title": t.title,
+                "pages": t.pages,
+                "kind_reason": t.kind_reason,
+            }
+            for t in result.tables
+        ],
     }
 
 
@@ -117,6 +140,7 @@ def form_json(form: FormRegion, layout: Any) -> dict[str, Any]:
         "title": form.title,
         "pages": form.pages,
         "reason": form.reason,
+        "kind_reason": form.kind_reason,
         "regions": [{"page": r.page, "bbox": list(r.bbox)} for r in form.regions],
         "grids": [grid_json(g) for g in form.grids],
         "layout": {
@@ -163,10 +187,18 @@ def _print_human(results: list[IngestResult]) -> None:
         doc = result.document
         console.rule(f"{doc.path}")
         console.print(
-            f"{doc.page_count} page(s), sha256 {doc.sha256[:12]}…, {len(result.forms)} form(s)"
+            f"{doc.page_count} page(s), sha256 {doc.sha256[:12]}…, {len(result.forms)} form(s),"
+            f" {len(result.tables)} other table(s)"
         )
         for warning in result.warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}", markup=True)
+        for other in result.tables:
+            pages = f"{other.pages[0]}-{other.pages[-1]}" if other.pages else "-"
+            console.print(
+                f"other table pages={pages} title={other.title or '(none)'}: {other.kind_reason}",
+                markup=False,
+                highlight=False,
+            )
         for form in result.forms:
             pages = f"{form.pages[0]}-{form.pages[-1]}" if form.pages else "-"
             console.print(
@@ -174,6 +206,7 @@ def _print_human(results: list[IngestResult]) -> None:
                 f"title={form.title or '(none)'}",
                 markup=True,
             )
+            console.print(f"  why {form.kind}: {form.kind_reason}", markup=False, highlight=False)
             if form.reason:
                 console.print(f"  {form.reason}", markup=False)
             for grid in form.grids:

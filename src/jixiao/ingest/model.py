@@ -104,7 +104,10 @@ class Grid:
         return sorted((c for c in self.cells if c.row == row), key=lambda c: c.col)
 
 
-FormKind = Literal["project", "department_whole", "unsupported"]
+# project: 项目支出绩效自评表 (the only kind extracted today); project_target: 项目支出绩效目标表
+# / 申报表 / 填报表; department / department_target: 部门整体支出绩效自评表 / 目标表; other: a
+# table of unknown kind (an ordinary budget table, a pre-2020 score sheet, conflicting signals).
+FormKind = Literal["project", "project_target", "department", "department_target", "other"]
 
 
 @dataclass(slots=True)
@@ -125,7 +128,8 @@ class FormRegion:
     grids: list[Grid] = field(default_factory=list)
     lines: list[TextLine] = field(default_factory=list)  # free text outside the grids
     line_pages: list[int] = field(default_factory=list)  # page of each entry in `lines`
-    reason: str | None = None  # why a form is unsupported
+    reason: str | None = None  # why a form is not extracted (None for kind "project")
+    kind_reason: str = ""  # which signals decided `kind` (title, columns, structure)
 
 
 @dataclass(slots=True)
@@ -162,4 +166,6 @@ class IngestResult:
 
     document: Document
     forms: list[FormRegion] = field(default_factory=list)
+    # Ordinary budget / final-account tables (kind "other", not forms), summarised by page.
+    tables: list[FormRegion] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # garbled pages, OCR needed, unsupported…

@@ -1,9 +1,10 @@
 """Split a document into forms: where each starts, its pages, regions, grids and free text.
 
 A PDF may hold one form or dozens back to back (部门决算 appendices); forms start mid-page and
-span pages. A form starts at a title line (…项目支出绩效自评表 and the like) or, for forms printed
-without a title, at a second 项目名称 header. Whole-department forms and pre-2020 score sheets are
-found and reported as such, not read as project forms.
+span pages. A form starts at a title line (…项目支出绩效自评表, …绩效目标表 and the like) or, for
+forms printed without a title, at a second 项目名称 header. The ordinary tables around them
+(收入支出决算总表 …) start at their own titles, so that they never run on into a form. Every
+segment is classified (classify.py): forms of every kind are returned, ordinary tables apart.
 """
 
 from __future__ import annotations
@@ -11,27 +12,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from jixiao.ingest.classify import (
+    TITLE_MAX_CHARS,
+    classify_form,
+    is_continued,
+    is_form_title,
+    is_table_title,
+    not_extracted_reason,
+    read_title,
+)
 from jixiao.ingest.model import (
     BBox,
     Cell,
     Document,
-    FormKind,
     FormRegion,
     Grid,
     Region,
     TextLine,
 )
 
+__all__ = ["TITLE_MAX_CHARS", "is_project_name_label", "is_title", "segment_document"]
+
 _SPACE = re.compile(r"\s+")
-# Titles: 财政项目支出绩效自评表, 部门预算项目支出绩效自评表, 项目支出绩效自评价表,
-# 部门整体支出绩效自评表…
-_TITLE = re.compile(r"(支出)?绩效自评(价)?(表|情况表)$")
 _YEAR_LINE = re.compile(r"^[（(]?\d{4}年度?[)）]?$")
-_DEPARTMENT_WHOLE = re.compile(r"部门整体|整体支出")
 _PROJECT_NAME = re.compile(r"^项目名称[:：]?")
-# Pre-2020 score sheets: indicator trees under 部门决策 / 项目管理 / 项目绩效.
-_OLD_SHEET_LABELS = ("部门决策", "项目管理", "项目绩效")
-TITLE_MAX_CHARS = 40
 TITLE_LINE_GAP = 30.0  # points between two title lines printed as one title
 # Page numbers and the like: "- 3 -", "第 3 页", "3/9".
 _FURNITURE = re.compile(r"^[\s\-—–_第页共/\d.·()（）]*$")
@@ -42,8 +46,9 @@ def _plain(text: str) -> str:
 
 
 def is_title(text: str) -> bool:
-    plain = _plain(text)
-    return len(plain) <= TITLE_MAX_CHARS and bool(_TITLE.search(plain))
+    """A performance form's title: 项目支出绩效自评表, 绩效目标申报表, 部门整体支出绩效自评表…
+    (OCR-tolerant; see classify.py)."""
+    return is_form_title(text)
 
 
 def is_project_name_label(text: str) -> bool:
@@ -68,7 +73,11 @@ class _Item:
 class _Draft:
     title: str = ""
     has_name: bool = False
+    table: bool = False  # started at an ordinary table's title (no 绩效 in it)
     items: list[_Item] = field(default_factory=list)
+
+    def has_grid(self) -> bool:
+        return any(it.grid is not None for it in self.items)
 
 
 def _items(document: Document, grids: list[Grid]) -> list[_Item]:
@@ -108,23 +117,43 @@ def _starts_name(item: _Item) -> bool:
     return is_project_name_label(item.text)
 
 
-def _item_title(item: _Item) -> str | None:
+def _item_title(item: _Item) -> tuple[str, bool] | None:
+    """The title an item prints, and whether it is an ordinary table's (not a form's)."""
     if item.grid is not None:
         cells = [c for c in item.cells if c.text]
-        if len(cells) == 1 and is_title(cells[0].text):
-            return cells[0].text
-        return None
-    return item.text if is_title(item.text) else None
+        if len(cells) != 1:
+            return None
+        text = cells[0].text
+    else:
+        text = item.text
+    if is_continued(text):
+        return None  # "（续）": the table goes on
+    if is_form_title(text):
+        return text, False
+    if is_table_title(text):
+        return text, True
+    return None
 
 
 def segment_forms(document: Document, grids: list[Grid]) -> list[FormRegion]:
     """Forms of a document in order, each with its own grids (a grid holding two forms is split)
-    and free lines. Content before the first form belongs to no form."""
+    and free lines, and its kind. Content before the first form belongs to no form; ordinary
+    tables are left out (`segment_document` returns them too)."""
+    return segment_document(document, grids)[0]
+
+
+def segment_document(
+    document: Document, grids: list[Grid]
+) -> tuple[list[FormRegion], list[FormRegion]]:
+    """(forms, ordinary tables) of a document in order. A form is a performance form of any
+    kind ("other" when its kind cannot be told); an ordinary table (收入支出决算总表 …) is
+    classified "other" and kept apart, for the page summary."""
     drafts: list[_Draft] = []
     for item in _items(document, grids):
-        title = _item_title(item)
+        found = _item_title(item)
         current = drafts[-1] if drafts else None
-        if title is not None:
+        if found is not None:
+            title, table = found
             # Consecutive title lines (a unit name line, then the title) make one title.
             if (
                 current is not None
@@ -134,34 +163,48 @@ def segment_forms(document: Document, grids: list[Grid]) -> list[FormRegion]:
                 and item.bbox[1] - current.items[-1].bbox[3] < TITLE_LINE_GAP
             ):
                 current.title = f"{current.title}{_plain(title)}"
+                current.table = current.table and table
                 current.items.append(item)
                 continue
-            drafts.append(_Draft(title=_plain(title), items=[item]))
+            drafts.append(_Draft(title=_plain(title), table=table, items=[item]))
             continue
         if _starts_name(item):
-            if current is None or current.has_name:
+            # An ordinary table's rows already read: a 项目名称 after them starts a form.
+            if current is None or current.has_name or (current.table and current.has_grid()):
                 drafts.append(_Draft(has_name=True, items=[item]))
                 continue
             current.has_name = True
         if current is not None:
             current.items.append(item)
     # A title with no table and no 项目名称 after it (a cover page "附件：项目支出绩效自评表", a
-    # report's text) is no form; a whole-department title is kept, to be reported.
+    # report's text, a table of contents) is no form; a whole-department title is kept, to be
+    # reported.
     drafts = [
         d
         for d in drafts
         if d.has_name
-        or any(it.grid is not None for it in d.items)
-        or (_DEPARTMENT_WHOLE.search(d.title) and not _only_titles(d, furniture=True))
+        or d.has_grid()
+        or (
+            not d.table
+            and read_title(d.title).scope == "department"
+            and not _only_titles(d, furniture=True)
+        )
     ]
-    return [_build(i, draft) for i, draft in enumerate(drafts)]
+    built = [_build(draft) for draft in drafts]
+    forms = [f for f, is_form in built if is_form]
+    tables = [f for f, is_form in built if not is_form]
+    for i, form in enumerate(forms):
+        form.index = i
+    for i, other in enumerate(tables):
+        other.index = i
+    return forms, tables
 
 
 def _only_titles(draft: _Draft, *, furniture: bool = False) -> bool:
     return all(
         it.grid is None
         and (
-            is_title(it.text)
+            _item_title(it) is not None
             or _YEAR_LINE.match(_plain(it.text))
             or (furniture and _FURNITURE.match(it.text))
         )
@@ -169,7 +212,8 @@ def _only_titles(draft: _Draft, *, furniture: bool = False) -> bool:
     )
 
 
-def _build(index: int, draft: _Draft) -> FormRegion:
+def _build(draft: _Draft) -> tuple[FormRegion, bool]:
+    """The draft as a region (index set by the caller), and whether it is a form."""
     lines: list[TextLine] = []
     line_pages: list[int] = []
     rows_of: dict[int, tuple[Grid, list[int]]] = {}
@@ -199,35 +243,27 @@ def _build(index: int, draft: _Draft) -> FormRegion:
         for cell in grid.cells:
             cell.id = f"c{n}"
             n += 1
-    texts = [_plain(ln.text) for ln in lines] + [_plain(c.text) for g in grids for c in g.cells]
-    kind, reason = _kind(draft.title, texts)
+    texts = [ln.text for ln in lines] + [c.text for g in grids for c in g.cells]
+    found = classify_form(draft.title, texts)
+    if not found.is_form and grids:
+        # An ordinary table is where its title and rows are: free text after it (the 情况说明
+        # pages that follow a 部门决算's tables) is no part of it.
+        keep = {draft.items[0].page} | {p for g in grids for p in g.pages}
+        page_boxes = {p: b for p, b in page_boxes.items() if p in keep}
     pages = sorted(page_boxes)
-    return FormRegion(
-        index=index,
-        kind=kind,
+    region = FormRegion(
+        index=0,
+        kind=found.kind,
         title=draft.title,
         pages=pages,
         regions=[Region(p, (b[0], b[1], b[2], b[3])) for p, b in sorted(page_boxes.items())],
         grids=grids,
         lines=lines,
         line_pages=line_pages,
-        reason=reason,
+        reason=not_extracted_reason(found.kind, found.reason) if found.is_form else None,
+        kind_reason=found.reason,
     )
-
-
-def _kind(title: str, texts: list[str]) -> tuple[FormKind, str | None]:
-    if _DEPARTMENT_WHOLE.search(title):
-        return (
-            "department_whole",
-            "部门整体支出绩效自评表 (whole-department form) is not supported yet",
-        )
-    present = {label for label in _OLD_SHEET_LABELS if any(t.startswith(label) for t in texts)}
-    if len(present) == len(_OLD_SHEET_LABELS):
-        return (
-            "unsupported",
-            "pre-2020 score sheet (部门决策 / 项目管理 / 项目绩效) is not supported",
-        )
-    return "project", None
+    return region, found.is_form
 
 
 def _sub_grid(grid: Grid, rows: set[int], grid_id: str) -> Grid:
