@@ -63,11 +63,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="at most N real dev forms")
     parser.add_argument("--variant", choices=sorted(VARIANTS), action="append")
+    parser.add_argument("--ids", default=None, help="comma-separated real dev gold ids")
+    parser.add_argument(
+        "--examples",
+        action="store_true",
+        help="read examples/<id>.ruled.pdf where it exists (the PDF the recorded tests use) "
+        "instead of rendering the gold anew",
+    )
     args = parser.parse_args()
 
     gold_dir = REPO / "evals" / "gold"
     index = json.loads((gold_dir / "index.json").read_text("utf-8"))
-    dev = [e for e in index if e["id"] not in REAL_TEST_IDS][: args.limit]
+    dev = [e for e in index if e["id"] not in REAL_TEST_IDS]
+    if args.ids:
+        dev = [e for e in dev if e["id"] in args.ids.split(",")]
+    dev = dev[: args.limit]
     per_form: list[dict[str, dict[str, Any]]] = []
     calls: list[int] = []
     forms: list[dict[str, Any]] = []
@@ -82,8 +92,10 @@ def main() -> None:
         )
         for entry in dev:
             gold = FormRecord.model_validate_json((gold_dir / entry["file"]).read_text("utf-8"))
-            pdf = Path(f"/tmp/unseen-{entry['id']}.pdf")
-            render_pdf("ruled", [gold], pdf)
+            pdf = REPO / "examples" / f"{entry['id']}.ruled.pdf"
+            if not (args.examples and pdf.is_file()):
+                pdf = Path(f"/tmp/unseen-{entry['id']}.pdf")
+                render_pdf("ruled", [gold], pdf)
             for variant in args.variant or sorted(VARIANTS):
                 ingested = ingest_pdf(pdf)
                 (form,) = ingested.forms
