@@ -38,9 +38,16 @@ from jixiao.confidence import choose_threshold, reliability_table, save_threshol
 from jixiao.contract import ExtractionResult, FormRecord, SourceInfo
 from jixiao.corpus.build import load_manifest
 from jixiao.errors import JixiaoError
-from jixiao.evals.harness import match_forms, resolve_gold, score_form, select_documents
+from jixiao.evals.harness import (
+    input_kind,
+    match_forms,
+    resolve_gold,
+    score_form,
+    select_documents,
+)
 from jixiao.extract.base import Extractor, ExtractorOptions, ExtractorOutput
-from jixiao.extract.hybrid import add_ocr_signals, reconcile
+from jixiao.extract.escalation import EscalationPolicy
+from jixiao.extract.hybrid import HybridExtractor, add_ocr_signals, reconcile
 from jixiao.extract.layout import LayoutExtractor
 from jixiao.ingest import ingest_pdf, serialize_form
 
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     manifest_path = Path(args.manifest)
     manifest = load_manifest(manifest_path)
     layout = LayoutExtractor()
+    auto_hybrid = HybridExtractor(LayoutExtractor(), None, policy=EscalationPolicy())
     # (split, family, extractor, subset) -> tally; subset "llm" = documents the LLM also read
     acc: dict[tuple[str, str, str, str], Tally] = defaultdict(Tally)
     points: dict[str, list[tuple[float | None, bool]]] = defaultdict(list)
@@ -130,7 +138,12 @@ def run(args: argparse.Namespace) -> int:
                     for reading in (lay, llm_out):
                         if reading is not None:
                             add_ocr_signals(reading, form)
-                    hyb = reconcile(lay, llm_out, llm_error="not in the LLM subset")
+                    if args.no_llm:
+                        # the default hybrid exactly as `jixiao extract` runs it (auto; the
+                        # packaged routing asks the embedded model nothing)
+                        hyb = auto_hybrid.extract(form, text, doc_sha256=sha)
+                    else:
+                        hyb = reconcile(lay, llm_out, llm_error="not in the LLM subset")
                     pages = list(form.pages)
                     preds["layout"].append(_result(lay, pdf, sha, pages))
                     if llm_out is not None:
@@ -163,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
                                 t.add(leaf.ok)
                         if name == "hybrid":
                             points[split].extend((s.confidence, s.ok) for s in leaves)
+                            kind = input_kind(pred)
+                            points[f"{split}:{kind}"].extend((s.confidence, s.ok) for s in leaves)
             print(f"{split}: extracted in {time.perf_counter() - started:.1f} s")
     return report(args, manifest, acc, points, families)
 
@@ -186,7 +201,11 @@ def _table(acc: dict[tuple[str, str, str, str], Tally], split: str, subset: str)
 def _above_below(points: list[tuple[float | None, bool]], t: float) -> dict[str, Any]:
     above = [ok for c, ok in points if c is not None and c >= t]
     below = [ok for c, ok in points if c is None or c < t]
+    wrong = sum(not ok for ok in above) + sum(not ok for ok in below)
     return {
+        # of the wrong values, the share a person is shown (the review set's recall)
+        "wrong_below": sum(not ok for ok in below) / wrong if wrong else None,
+        "wrong_above_n": sum(not ok for ok in above),
         "coverage": len(above) / len(points) if points else 0.0,
         "above_n": len(above),
         "above_accuracy": sum(above) / len(above) if above else None,
@@ -202,7 +221,9 @@ def _fmt(stats: dict[str, Any]) -> str:
     return (
         f"coverage {pct(stats['coverage'])} ({stats['above_n']} auto-accepted), "
         f"accuracy above {pct(stats['above_accuracy'])}, "
-        f"below {pct(stats['below_accuracy'])} ({stats['below_n']} to review)"
+        f"below {pct(stats['below_accuracy'])} ({stats['below_n']} to review); "
+        f"wrong values sent to review {pct(stats['wrong_below'])} "
+        f"({stats['wrong_above_n']} wrong above)"
     )
 
 
@@ -240,6 +261,11 @@ def report(
     stats = {split: _above_below(points[split], threshold) for split in ("dev", "test")}
     for split in ("dev", "test"):
         print(f"  {split}: {_fmt(stats[split])}")
+        for kind in ("text", "ocr"):
+            key = f"{split}:{kind}"
+            if points.get(key):
+                stats[key] = _above_below(points[key], threshold)
+                print(f"    {kind:<4}: {_fmt(stats[key])}")
     if args.save:
         path = save_threshold(
             threshold,
@@ -255,6 +281,8 @@ def report(
                 },
                 "dev": stats["dev"],
                 "test": stats["test"],
+                "by_input_kind": {k: v for k, v in stats.items() if ":" in k},
+                "families": sorted({d.family for d in manifest.documents}),
                 "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "by": "benchmarks/calibrate_confidence.py",
             },
