@@ -533,7 +533,7 @@ def test_remote_network_is_blocked_in_tests() -> None:
 def test_cassette_matching_is_on_the_json_body() -> None:
     from vcr.request import Request
 
-    from conftest import match_json_body
+    from .conftest import match_json_body
 
     def req(body: str) -> Request:
         return Request("POST", "http://127.0.0.1:1/v1/chat/completions", body.encode(), {})
@@ -544,7 +544,7 @@ def test_cassette_matching_is_on_the_json_body() -> None:
 
 
 def test_cassettes_are_readable_and_round_trip() -> None:
-    from conftest import ReadableJSONSerializer
+    from .conftest import ReadableJSONSerializer
 
     body = {"messages": [{"role": "user", "content": "项目名称：\n一网通办"}]}
     cassette = {
