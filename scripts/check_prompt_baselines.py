@@ -41,7 +41,9 @@ def cited_hashes(baselines: Path) -> dict[str, list[str]]:
         except (OSError, ValueError) as err:
             print(f"{path}: not readable JSON ({err}) — regenerate it with `jixiao eval run`")
             continue
-        runs = data.get("runs", {}).values() if "runs" in data else [data]
+        runs = list(data.get("runs", {}).values()) if "runs" in data else [data]
+        # a routing table (jixiao eval routing) cites the prompts of each model it measured
+        runs += list((data.get("models") or {}).values()) if isinstance(data, dict) else []
         for run in runs:
             for sha in (run.get("prompts") or {}).values():
                 cited.setdefault(sha, []).append(path.name)

@@ -47,3 +47,26 @@ def test_uncited_prompt_fails_with_the_command_and_cited_passes(tmp_path: Path) 
     # editing a cited prompt in place is caught: its hash is no longer cited
     v1.write_text("读取表头，改过了。\n{rows}\n", encoding="utf-8")
     assert _guard(prompts, baselines).returncode == 1
+
+
+def test_a_routing_table_cites_the_prompts_it_measured(tmp_path: Path) -> None:
+    """The field-question prompt is measured by `jixiao eval routing`, not by an llm baseline:
+    the routing table it writes cites the prompt, and the guard counts that."""
+    from jixiao.extract.escalation import KindRoute, ModelRoute, RoutingTable, save_routing
+
+    prompts, baselines = tmp_path / "prompts", tmp_path / "baselines"
+    (prompts / "field_question").mkdir(parents=True)
+    baselines.mkdir()
+    v1 = prompts / "field_question" / "v1.md"
+    v1.write_text("问：{question}\n{rows}\n", encoding="utf-8")
+    sha = hashlib.sha256(v1.read_bytes()).hexdigest()
+    assert _guard(prompts, baselines).returncode == 1
+    table = RoutingTable(
+        models={
+            "m": ModelRoute(
+                source="x", kinds={"field": KindRoute()}, prompts={"field_question@v1": sha}
+            )
+        }
+    )
+    save_routing(table, baselines / "routing-m.json")
+    assert _guard(prompts, baselines).returncode == 0

@@ -111,7 +111,9 @@ def routing_table(
     table = (base or RoutingTable()).model_copy(deep=True)
     kinds: dict[str, KindRoute] = {}
     sources = []
+    prompts: dict[str, str] = {}
     for name, run in runs.items():
+        prompts.update(run.get("prompts") or {})
         levels = run.get("summary", {}).get("escalation", {}).get("levels", {})
         sources.append(f"{name}:{run.get('split')}")
         for level in LEVELS:
@@ -124,7 +126,9 @@ def routing_table(
             kind.null += int(row.get("null", 0))
     for kind in kinds.values():
         kind.ask = decide(kind)
-    table.models[model] = ModelRoute(source=", ".join(sources), kinds=kinds)
+    table.models[model] = ModelRoute(
+        source=", ".join(sources), kinds=kinds, prompts=dict(sorted(prompts.items()))
+    )
     return table
 
 

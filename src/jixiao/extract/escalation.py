@@ -115,6 +115,9 @@ class ModelRoute(BaseModel):
 
     source: str = Field(description="the eval run the counts come from")
     kinds: dict[str, KindRoute]
+    prompts: dict[str, str] = Field(
+        default_factory=dict, description="name@version -> sha256 of the prompts measured"
+    )
 
 
 class RoutingTable(BaseModel):
