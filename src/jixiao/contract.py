@@ -70,6 +70,19 @@ class FormRecord(_Strict):
     grade: str | None = None
 
 
+def _number_leaves() -> frozenset[str]:
+    """Leaf names whose values are numbers (money, rates, weights, scores; not the year)."""
+    return frozenset(
+        name
+        for model in (FormRecord, FundingRow, Indicator)
+        for name, info in model.model_fields.items()
+        if info.annotation in (float, float | None)
+    )
+
+
+NUMBER_LEAVES = _number_leaves()
+
+
 class FieldProvenance(_Strict):
     """Where one leaf value of a FormRecord came from, and how far to trust it."""
 

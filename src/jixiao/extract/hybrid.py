@@ -29,6 +29,7 @@ from typing import Any
 
 from jixiao.confidence import ARITHMETIC_RULES, apply_confidence
 from jixiao.contract import (
+    NUMBER_LEAVES,
     ChangedValue,
     FieldProvenance,
     Flag,
@@ -716,18 +717,6 @@ def _add_usage(into: RunInfo, more: RunInfo) -> None:
     into.prompts = dict(sorted({**into.prompts, **more.prompts}.items()))
 
 
-_NUMBER_LEAVES = frozenset(
-    {
-        "initial_budget",
-        "annual_budget",
-        "executed",
-        "weight",
-        "execution_rate",
-        "score",
-        "total_weight",
-        "total_score",
-    }
-)
 _YEAR_RE = re.compile(r"(19|20)\d{2}")
 
 
@@ -741,7 +730,7 @@ def value_from_cell(leaf: str, text: str) -> Any:
     value = cell_value(text).strip()
     if not value:
         return None
-    if leaf in _NUMBER_LEAVES:
+    if leaf in NUMBER_LEAVES:
         return parse_number(value)
     if leaf == "year":
         found = _YEAR_RE.search(value)

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from jixiao.checks import CheckConfig, printed_level1_weights, run_checks
-from jixiao.contract import ExtractionResult, FieldProvenance, Flag, FormRecord, FundingKind
+from jixiao.contract import (
+    NUMBER_LEAVES,
+    ExtractionResult,
+    FieldProvenance,
+    Flag,
+    FormRecord,
+    FundingKind,
+)
 from jixiao.store import db
 from jixiao.store.tables import Document, DocumentRun, Form, ReviewDecision
 
@@ -63,16 +70,7 @@ LABELS = {
     "actual_text": "实际完成值",
     "deviation_reason": "偏差原因",
 }
-_NUMBER_LEAVES = {
-    "total_weight",
-    "total_score",
-    "initial_budget",
-    "annual_budget",
-    "executed",
-    "weight",
-    "execution_rate",
-    "score",
-}
+_NUMBER_LEAVES = NUMBER_LEAVES
 _REQUIRED_TEXT = {"label", "name"}  # a row without its label/name is no row
 
 
