@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jixiao.contract import FieldProvenance, Flag, FormRecord
+from jixiao.contract import FieldProvenance, Flag, FormRecord, leaf_value
 
 if TYPE_CHECKING:
     from jixiao.checks.config import CheckConfig
@@ -204,17 +204,6 @@ def value_signals(path: str, value: object) -> dict[str, float]:
     return {"text_shape": 1.0}
 
 
-def _leaf_value(record: FormRecord, path: str) -> object:
-    node: object = record
-    for part in path.split("."):
-        name, _, index = part.partition("[")
-        node = getattr(node, name, None)
-        if index and isinstance(node, list):
-            k = int(index.rstrip("]"))
-            node = node[k] if k < len(node) else None
-    return node
-
-
 def apply_confidence(
     record: FormRecord,
     fields: dict[str, FieldProvenance],
@@ -241,7 +230,7 @@ def apply_confidence(
         )
         if path not in covered:
             signals["check_passed"] = 0.0
-        signals.update(value_signals(path, _leaf_value(record, path)))
+        signals.update(value_signals(path, leaf_value(record, path)))
         out[path] = prov.model_copy(
             update={"signals": signals, "confidence": score_signals(signals)}
         )

@@ -83,6 +83,18 @@ def _number_leaves() -> frozenset[str]:
 NUMBER_LEAVES = _number_leaves()
 
 
+def leaf_value(record: FormRecord, path: str) -> Any:
+    """The value at a field path ("title", "funding[0].executed"); None when absent."""
+    node: Any = record
+    for part in path.split("."):
+        name, _, index = part.partition("[")
+        node = getattr(node, name, None)
+        if index and isinstance(node, list):
+            k = int(index.rstrip("]"))
+            node = node[k] if k < len(node) else None
+    return node
+
+
 class FieldProvenance(_Strict):
     """Where one leaf value of a FormRecord came from, and how far to trust it."""
 

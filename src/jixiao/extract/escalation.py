@@ -233,15 +233,6 @@ def _row_key(record: FormRecord, list_name: str, index: int) -> str | None:
     return key or None
 
 
-def _leaf_value(record: FormRecord, path: str) -> Any:
-    m = _ROW_PATH.match(path)
-    if m is None:
-        return getattr(record, path, None)
-    rows = getattr(record, m.group(1))
-    k = int(m.group(2))
-    return getattr(rows[k], m.group(3)) if k < len(rows) else None
-
-
 def plan_questions(
     record: FormRecord,
     fields: dict[str, FieldProvenance],

@@ -38,6 +38,7 @@ from jixiao.contract import (
     Indicator,
     LLMQuestion,
     RunInfo,
+    leaf_value,
 )
 from jixiao.errors import JixiaoError
 from jixiao.extract.base import Extractor, ExtractorOptions, ExtractorOutput
@@ -485,7 +486,7 @@ def apply_field_answers(
     for path, (value, prov) in answers.items():
         name = path.rsplit(".", 1)[-1]
         leaf = _Leaf(
-            path, name, _leaf_of(record, path), out.fields.get(path), value, prov, lay_path=path
+            path, name, leaf_value(record, path), out.fields.get(path), value, prov, lay_path=path
         )
         owners = claimed.get(_cell_key(prov), set())
         leaf.llm_misplaced = bool(owners) and path not in owners
@@ -509,15 +510,6 @@ def apply_field_answers(
     return ExtractorOutput(
         record=record, fields=fields, flags=flags, stats=out.stats, unplaced=list(out.unplaced)
     )
-
-
-def _leaf_of(record: FormRecord, path: str) -> Any:
-    m = _ROW_PATH.match(path)
-    if m is None:
-        return getattr(record, path)
-    rows = getattr(record, m.group(1))
-    k = int(m.group(2))
-    return getattr(rows[k], (m.group(3) or ".")[1:]) if k < len(rows) else None
 
 
 def _build(choices: dict[str, _Choice], row_count: dict[str, int]) -> FormRecord:
@@ -1014,7 +1006,7 @@ class HybridExtractor:
         for path, record in asked_records.items():
             if path not in answers:
                 continue
-            before, after = _leaf_of(out.record, path), _leaf_of(new.record, path)
+            before, after = leaf_value(out.record, path), leaf_value(new.record, path)
             if not values_agree(before, after):
                 record.changed = [
                     ChangedValue(path=path, before=_as_scalar(before), after=_as_scalar(after))
@@ -1066,7 +1058,7 @@ def _changes(
     for path in paths:
         if sections is not None and _section_of(path) not in sections:
             continue
-        b, a = _leaf_of(before.record, path), _leaf_of(after.record, path)
+        b, a = leaf_value(before.record, path), leaf_value(after.record, path)
         if not values_agree(b, a):
             changed.append(ChangedValue(path=path, before=_as_scalar(b), after=_as_scalar(a)))
         elif a is not None and (prov := after.fields.get(path)) and prov.extractor == AGREED:
