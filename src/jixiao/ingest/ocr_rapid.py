@@ -31,6 +31,7 @@ from jixiao.ingest.ocr import (
     _dash,
     _runs_of,
     normalize_numeric,
+    widen_to_pale,
 )
 from jixiao.ingest.scan_grid import Grey, binarize
 
@@ -104,7 +105,7 @@ class RapidReader:
             # Each line cut to its own ink, as the detector would cut it: white space the cell
             # has beside a short line makes the recogniser drop glyphs ("里)" read as "里").
             cols = np.nonzero(binarize(crop.image[r0:r1]).any(axis=0))[0]
-            c0, c1 = int(cols[0]), int(cols[-1]) + 1
+            c0, c1 = widen_to_pale(crop.image, r0, r1, int(cols[0]), int(cols[-1]) + 1)
             band = _pad(crop.image[r0:r1, c0:c1])
             origin = (crop.origin[0] + c0 - LINE_PAD_PX, crop.origin[1] + r0 - LINE_PAD_PX)
             found = self.detect(band) if (r1 - r0) * self._scale > TALL_BAND_PT else []

@@ -75,11 +75,16 @@ def open_document(path: str | Path, *, max_pages: int = 2000) -> Document:
         if count > max_pages:
             raise TooManyPages(name, f"PDF has {count} pages, more than --max-pages {max_pages}")
         pages: list[PageLayout] = []
+        searchable: list[PageLayout] = []
         for index in range(count):
             try:
-                pages.append(read_page(doc[index], index + 1))
+                layout = read_page(doc[index], index + 1)
+                if is_searchable_scan(doc[index], layout):
+                    searchable.append(layout)
             except Exception as err:
                 raise CorruptPdf(name, f"page {index + 1} cannot be read ({_short(err)})") from err
+            pages.append(layout)
+        _drop_bad_layers(doc, searchable)
         if repaired and (
             b"%%EOF" not in data[-1024:] or _damaged(pymupdf.TOOLS.mupdf_warnings(reset=True))
         ):
@@ -130,6 +135,38 @@ def read_page(page: Any, number: int) -> PageLayout:
         garbled_chars=n_bad,
         image_area_ratio=image_ratio,
     )
+
+
+def is_searchable_scan(page: Any, layout: PageLayout) -> bool:
+    """A scanned page that also carries an OCR text layer: a picture covering the page and
+    text drawn only invisibly (render mode 3, what scanners and OCR tools put over the image)."""
+    if layout.kind != "text" or not page.get_images():
+        return False
+    rect = page.rect
+    if _image_cover(page, float(rect.width) * float(rect.height)) < IMAGE_ONLY_COVER:
+        return False
+    trace = page.get_texttrace()
+    return bool(trace) and all(
+        span.get("type") == 3 or float(span.get("opacity", 1.0)) == 0.0 for span in trace
+    )
+
+
+def _drop_bad_layers(doc: Any, pages: list[PageLayout]) -> None:
+    """Searchable scans whose text layer OCR of the image contradicts become image-only pages
+    (read by OCR like any scan): a poor layer (已 for 己, O for 0, a dropped decimal point) is
+    taken as is otherwise, and costs more than reading the image ourselves."""
+    if not pages:
+        return
+    from jixiao.ingest.ocr import distrusted_layers
+
+    bad = set(distrusted_layers(doc, pages))
+    for layout in pages:
+        if layout.number in bad:
+            layout.kind = "image_only"
+            layout.lines = []
+            layout.image_area_ratio = _image_cover(
+                doc[layout.number - 1], layout.width * layout.height
+            )
 
 
 def _image_cover(page: Any, area: float) -> float:

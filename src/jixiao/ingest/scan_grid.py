@@ -140,3 +140,43 @@ def deskew(grey: Grey, angle: float) -> Grey:
     image = Image.fromarray(grey)
     turned = image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
     return np.asarray(turned, dtype=np.uint8)
+
+
+LINE_GAP_PT = 2.0  # glyphs of one text line are closer than this; lines of a cell are further
+TEXT_RUN_PT = 30.0  # a smeared run this long is three or more glyphs: a line of text
+
+
+def _text_ink(mask: NDArray[np.bool_], dpi: float) -> NDArray[np.bool_]:
+    """The ink without the ruling lines (long straight runs either way)."""
+    scale = 72.0 / dpi
+    long_px = max(8, round(MIN_HLINE_PT / scale))
+    out = mask.copy()
+    for y, x0, x1 in _runs(mask, long_px, 1):
+        out[max(0, y - 1) : y + 2, x0:x1] = False
+    for x, y0, y1 in _runs(np.ascontiguousarray(mask.T), long_px, 1):
+        out[y0:y1, max(0, x - 1) : x + 2] = False
+    return out
+
+
+def _line_ink(text: NDArray[np.bool_], gap: int, min_len: int) -> int:
+    """Ink pixels in runs along the rows that, small gaps bridged, are at least min_len long."""
+    runs = _runs(text, min_len, gap)
+    if not runs:
+        return 0
+    return int(sum(int(text[r, s:e].sum()) for r, s, e in runs))
+
+
+def text_orientation(grey: Grey, dpi: float) -> float:
+    """How much more of the page's text runs along the columns than along the rows: > 1 for a
+    page turned by 90° (its text lines stand upright), < 1 for an upright one. Glyphs of one
+    line sit closer together than the lines of a cell, so bridging small gaps along the text
+    direction joins a line's glyphs into long runs, and across it does not."""
+    reduce = max(1, round(dpi / 100))  # ≈ 100 dpi is plenty to see lines
+    mask = binarize(grey)[::reduce, ::reduce]
+    eff = dpi / reduce
+    text = _text_ink(mask, eff)
+    gap = max(1, round(LINE_GAP_PT * eff / 72))
+    min_len = round(TEXT_RUN_PT * eff / 72)
+    along_rows = _line_ink(text, gap, min_len)
+    along_cols = _line_ink(np.ascontiguousarray(text.T), gap, min_len)
+    return (along_cols + 1) / (along_rows + 1)
