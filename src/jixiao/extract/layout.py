@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
 
 from jixiao.contract import FieldProvenance, Flag, FormRecord, FundingRow, Indicator, RunInfo
 from jixiao.extract.base import ExtractorOptions, ExtractorOutput
@@ -373,6 +374,7 @@ class LayoutExtractor:
                 self._indicators,
                 self._grade,
                 self._ocr_repairs,
+                self._ocr_doubts,
             )
             for section in sections:
                 # One odd section must not lose the others (the protocol: never raise on a form).
@@ -1052,6 +1054,34 @@ class LayoutExtractor:
                 signals["repaired"] = 1.0
             run.doubt(path, signals)
 
+    def _ocr_doubts(self, run: _Run, record: FormRecord) -> None:
+        """On OCR'd pages, shapes a printed value does not have send it to a person: unbalanced
+        brackets, stray marks at either end, an ASCII > or < (forms print ≥ / ≤), a target with
+        no sign where most of the form's targets carry one (a sign OCR dropped), a level label
+        one character off the level names forms use (效益指标豪)."""
+        signed = [leading_sign(ind.target_text) is not None for ind in record.indicators]
+        numeric = [
+            _head_number(_unsigned(ind.target_text)) is not None for ind in record.indicators
+        ]
+        signs_usual = sum(signed) >= max(2, sum(numeric) // 2)
+        for i, ind in enumerate(record.indicators):
+            for leaf in ("target_text", "actual_text", "name", "level1", "level2"):
+                path = f"indicators[{i}].{leaf}"
+                prov = run.fields.get(path)
+                value = getattr(ind, leaf)
+                if prov is None or "ocr_confidence" not in prov.signals or not value:
+                    continue
+                if _odd_ocr_shape(value, leaf) or (
+                    leaf == "target_text" and signs_usual and numeric[i] and not signed[i]
+                ):
+                    run.doubt(path, {"ocr_shape": 0.0})
+        for name in ("project_name", "competent_department", "implementing_unit"):
+            prov = run.fields.get(name)
+            value = getattr(record, name)
+            ocr = prov is not None and "ocr_confidence" in prov.signals
+            if ocr and value and _odd_ocr_shape(value, name):
+                run.doubt(name, {"ocr_shape": 0.0})
+
     def _unread_rows(self, run: _Run, record: FormRecord, unplaced: list[Cell]) -> None:
         """Cells left unread inside a table body that was read: each such row is a finding."""
         ids = {id(c) for c in unplaced}
@@ -1088,6 +1118,59 @@ class LayoutExtractor:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+# The level names forms print (2021 templates and their variants): a label one character off
+# one of them on an OCR'd page is a misreading, not a new level.
+_LEVEL_NAMES = frozenset(
+    {
+        "产出指标",
+        "效益指标",
+        "满意度指标",
+        "成本指标",
+        "数量指标",
+        "质量指标",
+        "时效指标",
+        "经济效益指标",
+        "社会效益指标",
+        "生态效益指标",
+        "可持续影响指标",
+        "服务对象满意度指标",
+        "经济成本指标",
+        "社会成本指标",
+        "生态环境成本指标",
+    }
+)
+_BRACKETS = (("(", ")"), ("（", "）"), ("[", "]"), ("【", "】"), ("“", "”"))
+_STRAY_ENDS = frozenset("。，,.、·•?？®■□*#~`'‘’\"|;；:：!！")
+
+
+def _unsigned(text: str | None) -> str:
+    flat = normalize(text or "")
+    return flat[1:] if flat[:1] in ("≥", "≤", "=", ">", "<", "＞", "＜") else flat
+
+
+def _odd_ocr_shape(value: str, leaf: str) -> bool:
+    """A shape no printed value of this kind has (see `_ocr_doubts`)."""
+    text = value.strip()
+    opened = sum(text.count(a) for a, _ in _BRACKETS[:2])
+    closed = sum(text.count(b) for _, b in _BRACKETS[:2])
+    if opened != closed:
+        return True
+    if text[-1] in _STRAY_ENDS and leaf != "deviation_reason":
+        return True  # a value, a name or a level does not end in a mark (a sentence may)
+    if text[0] in _STRAY_ENDS - {"“", "‘"}:
+        return True
+    if leaf in ("target_text", "actual_text") and any(c in text for c in "><"):
+        return True
+    if leaf in ("level1", "level2"):
+        flat = strip_weight_suffix(normalize(text))
+        if flat not in _LEVEL_NAMES and any(
+            abs(len(flat) - len(known)) <= 1 and SequenceMatcher(None, flat, known).ratio() >= 0.8
+            for known in _LEVEL_NAMES
+        ):
+            return True
+    return False
 
 
 def _snippet(cells: list[Cell]) -> str:
