@@ -140,11 +140,15 @@ def test_llm_and_hybrid_baselines_reproduce(
         cost = run["summary"]["cost"]
         assert cost["llm_calls"] > 0, (split, cost)
         assert run["summary"]["forms"]["documents_failed"] == 0, (split, run["summary"]["forms"])
-    # hybrid asks the same questions: every answer comes from the cache the llm run filled
+    # hybrid asks the same questions: its answers come from the cache the llm run filled,
+    # except a section whose answer failed there (a failure is not cached: asked again)
     hybrid = _runs("hybrid", corpus_manifest, base_url)
     for split, run in hybrid.items():
         cost = run["summary"]["cost"]
-        assert cost["llm_calls"] == 0 and cost["cache_hits"] > 0, (split, cost)
+        llm_cost = llm[split]["summary"]["cost"]
+        assert cost["cache_hits"] > 0, (split, cost)
+        # never more requests than the llm run sent for the same sections
+        assert cost["llm_calls"] + cost["cache_hits"] <= llm_cost["llm_calls"], (split, cost)
 
     if recording or os.environ.get("JIXIAO_WRITE_BASELINES") == "1":
         if not recording:  # seconds of a replay say nothing about the model's speed
