@@ -101,6 +101,16 @@ class _UnionFind:
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
 
+    def extents(self, n_rows: int, n_cols: int) -> dict[int, list[int]]:
+        """Merged cells of an n_rows x n_cols slot grid: root -> [row0, col0, row1, col1]."""
+        extent: dict[int, list[int]] = {}
+        for r in range(n_rows):
+            for c in range(n_cols):
+                e = extent.setdefault(self.find(r * n_cols + c), [r, c, r, c])
+                e[0], e[1] = min(e[0], r), min(e[1], c)
+                e[2], e[3] = max(e[2], r), max(e[3], c)
+        return extent
+
 
 def _ruling_components(rulings: list[Ruling]) -> list[list[Ruling]]:
     """Groups of rulings connected by crossings or touching ends."""
@@ -162,13 +172,7 @@ def _ruled_grid(
                 uf.union(r * n_cols + c, r * n_cols + c + 1)
             if r + 1 < n_rows and not _covered(h_at[r + 1], xs[c], xs[c + 1]):
                 uf.union(r * n_cols + c, (r + 1) * n_cols + c)
-    extent: dict[int, list[int]] = {}
-    for r in range(n_rows):
-        for c in range(n_cols):
-            root = uf.find(r * n_cols + c)
-            e = extent.setdefault(root, [r, c, r, c])
-            e[0], e[1] = min(e[0], r), min(e[1], c)
-            e[2], e[3] = max(e[2], r), max(e[3], c)
+    extent = uf.extents(n_rows, n_cols)
     # Text lines into cells, by their centre.
     content: dict[int, list[TextLine]] = defaultdict(list)
     for k, line in enumerate(lines):

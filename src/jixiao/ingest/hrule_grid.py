@@ -190,13 +190,7 @@ def _hrule_grid(
         placed.append((piece, r, c0, c1))
     for piece, r, c0, _ in placed:
         content[uf.find(r * n_cols + c0)].append(piece)
-    extent: dict[int, list[int]] = {}
-    for r in range(n_rows):
-        for c in range(n_cols):
-            root = uf.find(r * n_cols + c)
-            e = extent.setdefault(root, [r, c, r, c])
-            e[0], e[1] = min(e[0], r), min(e[1], c)
-            e[2], e[3] = max(e[2], r), max(e[3], c)
+    extent = uf.extents(n_rows, n_cols)
     cells: list[Cell] = []
     for root, held in content.items():
         r0, c0, r1, c1 = extent[root]
