@@ -242,3 +242,36 @@ def test_unknown_policy_is_a_config_error(policy: str) -> None:
 
     with pytest.raises(ConfigError):
         policy_options(policy)
+
+
+def test_extract_command_llm_policy_through_the_installed_script(tmp_path: Path) -> None:
+    """`--llm never` extracts with the hybrid and says so in the run; an unknown policy is one
+    line on stderr and exit 11 (configuration), through the real console script."""
+    import json
+    import subprocess
+    import sys
+
+    jixiao = Path(sys.executable).parent / "jixiao"
+    out = tmp_path / "out.json"
+    done = subprocess.run(
+        [str(jixiao), "extract", str(EXAMPLE), "-o", str(out), "--llm", "never"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    (result,) = json.loads(out.read_text("utf-8"))
+    assert result["run"]["llm_policy"] == "never" and result["run"]["llm_calls"] == 0
+    assert f"1 form(s) written to {out}" in done.stderr
+    assert "values" in done.stderr and "to review" in done.stderr
+
+    bad = subprocess.run(
+        [str(jixiao), "extract", str(EXAMPLE), "-o", str(out), "--llm", "sometimes"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 11
+    assert bad.stderr.strip().splitlines() == [
+        "jixiao: unknown --llm 'sometimes' — use one of: auto, always, never"
+    ]
