@@ -936,6 +936,7 @@ class HybridExtractor:
         doc_sha256: str,
         form: FormRegion,
     ) -> ExtractorOutput:
+        from jixiao.extract.llm.extractor import add_call_usage
         from jixiao.extract.llm.questions import (
             FieldQuestion,
             ask_field,
@@ -966,11 +967,7 @@ class HybridExtractor:
             cell, stats = ask_field(
                 llm.client, question, doc_sha256=doc_sha256, form_index=form.index
             )
-            usage.input_tokens += stats.input_tokens
-            usage.output_tokens += stats.output_tokens
-            usage.llm_calls += stats.attempts
-            usage.cache_hits += int(stats.cache_hit)
-            usage.seconds = round(usage.seconds + stats.seconds, 3)
+            add_call_usage(usage, stats)
             usage.prompts[prompt.ref] = prompt.sha256
             usage.model, usage.mode = llm.client.settings.model, llm.client.settings.mode
             value = value_from_cell(leaf, layout.cells[cell].text) if cell else None

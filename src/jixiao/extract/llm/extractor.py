@@ -167,7 +167,7 @@ class LLMExtractor:
             prompt = section_prompt(section.name)
             seen_prompts[prompt.ref] = prompt.sha256
             result, stats = self._call(section, prompt, doc_sha256, form.index)
-            _count(run, stats)
+            add_call_usage(run, stats)
             if result is None:
                 merge.flags.append(_section_failed(section, stats))
                 if section.name == "indicators":
@@ -212,7 +212,8 @@ class LLMExtractor:
         )
 
 
-def _count(run: RunInfo, stats: CallStats) -> None:
+def add_call_usage(run: RunInfo, stats: CallStats) -> None:
+    """Add one call's requests, tokens, cache hit and seconds to a run's totals."""
     run.input_tokens += stats.input_tokens
     run.output_tokens += stats.output_tokens
     run.llm_calls += stats.attempts
