@@ -67,6 +67,24 @@ def _structure(grids: list) -> list[tuple[int, int, set[tuple[int, int, int, int
     ]
 
 
+def test_a_dark_page_edge_does_not_pull_a_ruling_onto_the_bold_text_under_it() -> None:
+    """A binding shadow thresholded to black runs down the whole page: every pixel row has a
+    long dark run there. Rulings are still found where they are, not averaged with the long
+    strokes of bold header text a few pixels below them (bitonal scans)."""
+    img = _table_image()
+    img[:, :90] = 0  # the shadow, full height, wider than a ruling is long
+    # bold text: long horizontal strokes spanning the header cells, 15-40 px under y = 100
+    for y in (115, 125, 135):
+        for x in (110, 310, 510, 710):
+            img[y : y + 4, x : x + 170] = 0
+    rulings = find_rulings(img, DPI)
+    horizontal = sorted(
+        (r for r in rulings if r.horizontal and r.x1 - r.x0 > 150 * 72 / DPI), key=lambda r: r.y0
+    )
+    at = {round(r.y0 * DPI / 72) for r in horizontal if r.x0 > 90 * 72 / DPI}
+    assert {102, 252} <= at  # the top rule and the next one, where they are drawn
+
+
 def test_grid_from_a_rendered_scan_equals_the_ruled_grid(form_pair: tuple[Path, Path]) -> None:
     ruled_pdf, scan_pdf = form_pair
     ruled = open_document(ruled_pdf)

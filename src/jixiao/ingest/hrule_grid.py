@@ -39,6 +39,7 @@ PIECE_GAP_EM = 0.4  # pieces of one line this far apart (in line heights) may be
 CUT_GAP_EM = 0.15  # a column boundary cuts a line only at a gap at least this wide
 CHAIN_EM = 0.8  # wrapped lines of one cell are closer than this (browsers leave ~0.45)
 BLANK_EM = 1.5  # this much empty height between rules (margin, title) separates two tables
+OVERHANG_EM = 0.4  # how far past a column boundary a glyph's box may reach and stay in its cell
 MAX_ROWS_PER_BAND = 4  # a band with this many rows of three pieces holds several table rows
 
 
@@ -170,6 +171,7 @@ def _hrule_grid(
         return max(0, min(bisect_right(xs, x) - 1, n_cols - 1))
 
     n_rows = len(bands)
+    overhang = OVERHANG_EM * size
     # Grid lines: the rule at the bottom of band r is ys[r - first_band + 1].
     h_at: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for rule in rules:
@@ -184,7 +186,10 @@ def _hrule_grid(
     placed: list[tuple[TextLine, int, int, int]] = []
     for piece in pieces:
         r = band_of(piece)
-        c0, c1 = col_of(piece.bbox[0] + 0.5), col_of(piece.bbox[2] - 0.5)
+        # A glyph's advance box may reach past the boundary of its cell (a full-width `）` is
+        # mostly blank on its right): overlaps under OVERHANG_EM of a line height do not span.
+        c0 = col_of(piece.bbox[0] + overhang)
+        c1 = max(c0, col_of(piece.bbox[2] - overhang))
         for c in range(c0, c1):
             uf.union(r * n_cols + c, r * n_cols + c + 1)
         placed.append((piece, r, c0, c1))

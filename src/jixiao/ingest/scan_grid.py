@@ -53,40 +53,48 @@ def _runs(mask: NDArray[np.bool_], min_len: int, gap: int) -> list[tuple[int, in
     return list(zip(r[keep].tolist(), s[keep].tolist(), e[keep].tolist(), strict=True))
 
 
-def _merge_intervals(intervals: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(intervals):
-        if out and a <= out[-1][1] + gap:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
 def _segments(mask: NDArray[np.bool_], min_len: int, gap: int) -> list[tuple[float, int, int]]:
-    """Line segments along the rows of mask: (row position, start, end) in pixels."""
+    """Line segments along the rows of mask: (row position, start, end) in pixels.
+
+    A segment is a connected stack of runs: a run joins a segment whose last run is at most
+    BAND_PX rows above it and overlaps it (breaks ≤ gap bridged). Rows are not banded as a
+    whole: something dark down the whole page (a binding shadow, a page edge) would chain every
+    row into one band and pull a ruling and the bold text under it into one averaged line.
+    A segment's position is the mean of its rows weighted by run length."""
     runs = _runs(mask, min_len, gap)
-    if not runs:
-        return []
-    # Group runs by bands of neighbouring rows, then merge overlapping runs within a band
-    # into one segment; a segment's position is the mean of the rows that hold it.
     segments: list[tuple[float, int, int]] = []
-    band: list[tuple[int, int, int]] = []
+    # open segments: [start, end, last row, sum of row * length, sum of length]
+    open_: list[list[int]] = []
 
-    def flush() -> None:
-        if not band:
-            return
-        merged = _merge_intervals([(s, e) for _, s, e in band], gap)
-        for a, b in merged:
-            rows = [r for r, s, e in band if s < b and e > a]
-            segments.append((sum(rows) / len(rows) + 0.5, a, b))
-        band.clear()
+    def close(seg: list[int]) -> None:
+        segments.append((seg[3] / seg[4] + 0.5, seg[0], seg[1]))
 
-    for run in runs:  # sorted by row (np.nonzero is row-major)
-        if band and run[0] - band[-1][0] > BAND_PX:
-            flush()
-        band.append(run)
-    flush()
+    for row, a, b in runs:  # sorted by row (np.nonzero is row-major)
+        still: list[list[int]] = []
+        for seg in open_:
+            if row - seg[2] > BAND_PX:
+                close(seg)
+            else:
+                still.append(seg)
+        open_ = still
+        joined = [seg for seg in open_ if a <= seg[1] + gap and b >= seg[0] - gap]
+        length = b - a
+        if not joined:
+            open_.append([a, b, row, row * length, length])
+            continue
+        first = joined[0]
+        for seg in joined[1:]:
+            first[0], first[1] = min(first[0], seg[0]), max(first[1], seg[1])
+            first[2] = max(first[2], seg[2])
+            first[3] += seg[3]
+            first[4] += seg[4]
+            open_.remove(seg)
+        first[0], first[1], first[2] = min(first[0], a), max(first[1], b), row
+        first[3] += row * length
+        first[4] += length
+    for seg in open_:
+        close(seg)
+    segments.sort()
     return segments
 
 

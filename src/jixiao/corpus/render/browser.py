@@ -2,7 +2,8 @@
 
 The 一级/二级 labels are `rowspan` cells whose text the browser wraps; the indicator table's
 `<thead>` is repeated by the browser on continuation pages when the template says so. Templates:
-`grid` and `grid-shaded` draw every cell border, `rules` only horizontal rules (border-bottom),
+`grid` and `grid-shaded` draw every cell border, `rules-top` (dev) and `rules` (test) only
+horizontal rules (border-top with a closing rule under the table, or border-bottom),
 as many web reports do. The font stack is one no other renderer uses. Settings: `settings.py`.
 """
 
@@ -40,6 +41,10 @@ td, th { border: 1px solid #000; }
 table { border-collapse: collapse; }
 td, th { border: 0.75pt solid #333; }
 th, td.label { background: #e8e8e8; }
+""",
+    "rules-top": """
+table { border-collapse: collapse; border-bottom: 1pt solid #000; }
+td, th { border: none; border-top: 0.75pt solid #444; }
 """,
     "rules": """
 table { border-collapse: collapse; border-top: 1.5pt solid #000; border-bottom: 1.5pt solid #000; }
