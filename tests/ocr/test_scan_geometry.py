@@ -191,9 +191,19 @@ def _searchable_scan(out: Path, substitute: bool) -> Path:
     return out
 
 
-def test_searchable_scan_with_a_faithful_layer_keeps_it(tmp_path: Path) -> None:
-    document = open_document(_searchable_scan(tmp_path / "good.pdf", substitute=False))
-    page = document.pages[0]
+def test_searchable_scan_keeps_its_layer_only_when_no_ocr_engine_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jixiao.ingest import ocr
+
+    scan = _searchable_scan(tmp_path / "good.pdf", substitute=False)
+    assert open_document(scan).pages[0].kind == "image_only"  # re-read: the layer has no rules
+
+    def unavailable(_options: object) -> object:
+        raise ocr.OcrUnavailable("scan.pdf", "no engine")
+
+    monkeypatch.setattr(ocr, "open_reader", unavailable)
+    page = open_document(scan).pages[0]
     assert page.kind == "text"
     assert "智慧城市运营服务" in {ln.text for ln in page.lines}
 

@@ -32,8 +32,9 @@ def ingest_checked(path: Path, *, max_pages: int) -> IngestResult:
         ):
             raise NoFormFound(
                 str(path),
-                "no text layer to read (scanned or garbled pages; OCR is not supported yet)",
-                "use a PDF exported with text, or OCR it first",
+                "no form found on its scanned (or garbled) pages",
+                "`jixiao inspect` shows what OCR read there; a straighter or higher-dpi scan,"
+                " or the PDF exported with text, reads better",
             )
         if result.tables:
             # Only ordinary tables (a 部门预算 without its appendix): say which.

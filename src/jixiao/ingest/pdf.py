@@ -84,7 +84,7 @@ def open_document(path: str | Path, *, max_pages: int = 2000) -> Document:
             except Exception as err:
                 raise CorruptPdf(name, f"page {index + 1} cannot be read ({_short(err)})") from err
             pages.append(layout)
-        _drop_bad_layers(doc, searchable)
+        _reread_layers(doc, searchable)
         if repaired and (
             b"%%EOF" not in data[-1024:] or _damaged(pymupdf.TOOLS.mupdf_warnings(reset=True))
         ):
@@ -151,17 +151,16 @@ def is_searchable_scan(page: Any, layout: PageLayout) -> bool:
     )
 
 
-def _drop_bad_layers(doc: Any, pages: list[PageLayout]) -> None:
-    """Searchable scans whose text layer OCR of the image contradicts become image-only pages
-    (read by OCR like any scan): a poor layer (已 for 己, O for 0, a dropped decimal point) is
-    taken as is otherwise, and costs more than reading the image ourselves."""
+def _reread_layers(doc: Any, pages: list[PageLayout]) -> None:
+    """Searchable scans become image-only pages, read by OCR like any scan, when an OCR engine
+    is there (`ocr.layers_to_reread` says why)."""
     if not pages:
         return
-    from jixiao.ingest.ocr import distrusted_layers
+    from jixiao.ingest.ocr import layers_to_reread
 
-    bad = set(distrusted_layers(doc, pages))
+    chosen = set(layers_to_reread(pages))
     for layout in pages:
-        if layout.number in bad:
+        if layout.number in chosen:
             layout.kind = "image_only"
             layout.lines = []
             layout.image_area_ratio = _image_cover(
