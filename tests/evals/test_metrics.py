@@ -127,3 +127,13 @@ def test_prompt_override_pins_a_version_and_restores_it() -> None:
         with pytest.raises(ConfigError), prompt_overrides((bad,)):
             pass
         assert before == prompts.SECTION_PROMPTS
+
+
+def test_calibration_says_which_threshold_the_values_would_need() -> None:
+    # 200 right at 0.9, one wrong at 0.8, 10 right and one wrong at 0.6
+    points: list[tuple[float | None, bool]] = [(0.9, True)] * 200 + [(0.8, False)]
+    points += [(0.6, True)] * 10 + [(0.6, False), (None, False)]
+    cal = calibration(points, threshold=0.5)
+    # ≥ 0.8: 200/201 = 99.50 % right; ≥ 0.6: 210/213 = 98.6 %
+    assert cal["threshold_needed"] == 0.8
+    assert calibration([(0.9, False)] * 3, threshold=0.5)["threshold_needed"] is None

@@ -165,3 +165,18 @@ def test_borderless_merged_labels_span_their_groups() -> None:
     assert (benefit.row, benefit.rowspan) == (first + 3, 2)
     assert _cell(grid, "数量指标").col > output.col
     assert _cell(grid, "社会效益").col == _cell(grid, "数量指标").col
+
+
+def test_strokes_crossing_horizontal_rules_do_not_make_a_ruled_table() -> None:
+    """A table drawn with full-width rules only, and a seal printed black over it (a bitonal
+    scan): the seal's strokes are short vertical 'rulings' between two rules. Without column
+    lines at both ends of its rules the table is not a ruled one; with them it is."""
+    from jixiao.ingest.grid import _framed
+    from jixiao.ingest.model import Ruling
+
+    rules = [Ruling(27, y, 566, y) for y in (73, 91, 110, 128)]
+    seal = [Ruling(114, 75, 114, 90), Ruling(185, 73, 185, 91), Ruling(133, 92, 133, 109)]
+    assert not _framed(rules + seal)
+    frame = [Ruling(27, 73, 27, 128), Ruling(566, 73, 566, 128)]
+    assert _framed(rules + seal + frame)
+    assert not _framed(rules + seal + frame[:1])  # one side open

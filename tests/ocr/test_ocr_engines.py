@@ -189,3 +189,19 @@ def test_rapidocr_detects_lines_where_no_grid_was_found(rapid: RapidReader) -> N
     assert got["项目名称"][0] == pytest.approx(20, abs=4)
     assert got["9,838.67"][0] == pytest.approx(180, abs=4)
     assert got["实际完成值"][1] > got["项目名称"][3]
+
+
+def test_a_detected_line_is_cut_into_cells_at_wide_blanks() -> None:
+    """The detector reads a row of a table without column lines as one line; it is cut where
+    the blank between two inked stretches is wider than 1.5 line heights, even with a rule
+    running along the box's edge, and not between the glyphs of one cell."""
+    from jixiao.ingest.ocr_rapid import _pieces
+
+    img = np.full((60, 600), 255, dtype=np.uint8)
+    for x0 in (10, 40, 70):  # three glyphs of one cell, 10 px apart
+        img[20:44, x0 : x0 + 20] = 0
+    img[20:44, 300:380] = 0  # the next cell, 210 px further
+    img[2:5, :] = 0  # a rule the box took in
+    assert _pieces(img, (0, 0, 600, 48)) == [(10, 0, 90, 48), (300, 0, 380, 48)]
+    img[20:44, 90:300] = 0  # no blank: one piece
+    assert _pieces(img, (0, 0, 600, 48)) == [(0, 0, 600, 48)]

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jixiao.confidence import choose_threshold
 from jixiao.evals.compare import GROUPS, FlagCounts, FormComparison, RowCounts, prf
 
 CALIBRATION_BINS = 10
+REVIEW_TARGET = 0.995  # values above the review threshold are to be this right (issue #14)
 
 
 @dataclass(slots=True)
@@ -121,6 +123,11 @@ def calibration(
         # the review set's recall: of the wrong values, the share a person is shown
         "wrong_below": (below.total - below.correct) / wrong if wrong else None,
         "wrong_above": above.total - above.correct,
+        # the lowest threshold at which these values would be ≥ 99.5 % right above it (None:
+        # none): where this kind of input says the review threshold belongs
+        "threshold_needed": choose_threshold(
+            [(c, ok) for c, ok in points if c is not None], REVIEW_TARGET
+        ),
     }
 
 

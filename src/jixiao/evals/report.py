@@ -55,7 +55,8 @@ def format_summary(run: dict[str, Any]) -> str:
         lines.append(
             f"    {kind:<5} coverage {_pct(one['coverage'])}, accuracy above"
             f" {_pct(one['above']['accuracy'])}, wrong sent to review {_pct(one['wrong_below'])}"
-            f" ({one['wrong_above']} wrong above)"
+            f" ({one['wrong_above']} wrong above); 99.5% above needs a threshold of"
+            f" {_num(one.get('threshold_needed'), 4)}"
         )
     esc = s.get("escalation")
     if esc:

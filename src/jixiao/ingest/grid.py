@@ -714,7 +714,7 @@ def page_grids(page: PageLayout) -> list[Grid]:
     used: set[int] = set()
     loose: list[Ruling] = []  # horizontal rules with no verticals to make a ruled grid
     for component in _ruling_components(page.rulings):
-        if sum(1 for r in component if not r.horizontal) < 2:
+        if not _framed(component):
             loose += [r for r in component if r.horizontal]
             continue
         grid = _ruled_grid(page, component, page.lines, used)
@@ -725,6 +725,36 @@ def page_grids(page: PageLayout) -> list[Grid]:
     grids += _borderless_grids(page, rest)
     grids.sort(key=lambda g: g.page_bboxes[page.number][1])
     return grids
+
+
+def _framed(component: list[Ruling]) -> bool:
+    """Whether rulings make a ruled table: its widest rule has a column line at each end.
+    Strokes of a seal printed black on a bitonal scan, or of a signature, cross a table drawn
+    with horizontal rules only without closing it (that table is read by hrule_grid)."""
+    hs = [r for r in component if r.horizontal]
+    if not hs:
+        return False
+    widest = max(hs, key=lambda h: h.x1 - h.x0)
+    # a scan's column line may be broken in pieces: a piece that meets a rule at one end is
+    # enough for a side
+    sides = [r.x0 for r in component if _framing(r, component)]
+    return any(abs(x - widest.x0) <= 3 * SNAP for x in sides) and any(
+        abs(x - widest.x1) <= 3 * SNAP for x in sides
+    )
+
+
+def _framing(rule: Ruling, component: list[Ruling]) -> bool:
+    """A vertical ruling that ends on a horizontal one, as a table's column lines do."""
+    if rule.horizontal:
+        return False
+
+    def meets(y: float) -> bool:
+        return any(
+            h.horizontal and abs(h.y0 - y) <= 2 * SNAP and h.x0 - SNAP <= rule.x0 <= h.x1 + SNAP
+            for h in component
+        )
+
+    return meets(rule.y0) or meets(rule.y1)
 
 
 def _inside_any(line: TextLine, grids: list[Grid]) -> bool:

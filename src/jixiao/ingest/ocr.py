@@ -322,10 +322,16 @@ def _join_words(words: list[str]) -> str:
 
 
 def _page_image(page: pymupdf.Page, dpi: int) -> Grey:
-    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
-    return np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[
-        :, : pix.width
-    ]
+    """The page as grey values: the mean of its luminance and its red channel. A red seal
+    (公章) stamped on paper is then lighter than the ink threshold, and print under the seal's
+    ink stays dark (luminance alone makes the seal ink; the red channel alone makes the print
+    under it paper); black and blue-black ink stay dark, yellowed or grey paper light."""
+    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False)
+    rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
+    rgb = rgb[:, : 3 * pix.width].reshape(pix.height, pix.width, 3).astype(np.uint32)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    luminance = (299 * red + 587 * green + 114 * blue) // 1000
+    return np.ascontiguousarray(((red + luminance) // 2).astype(np.uint8))
 
 
 @dataclass(slots=True)

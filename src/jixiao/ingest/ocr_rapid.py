@@ -39,6 +39,7 @@ LINE_GAP_PT = 0.5  # blank pixel rows up to this high inside one text line are b
 MIN_BAND_PT = 2.5  # a band of ink lower than this beside taller ones: a speck, not a line
 TALL_BAND_PT = 20.0  # a band taller than this holds more than one line of body text
 LINE_PAD_PX = 6  # white margin kept around a line cut out of a cell
+PIECE_GAP_EM = 1.5  # a blank this many line heights wide inside a detected line parts two cells
 # A space the recogniser puts where the glyphs stand apart ("≥ 95.00", "16, 124.45", "项目 名称");
 # only one between two Latin letters or digits is a real one ("Windows 10").
 _LOOSE_SPACE = re.compile(r"(?<![A-Za-z0-9])\s+|\s+(?![A-Za-z0-9])")
@@ -124,11 +125,15 @@ class RapidReader:
     def read_page(self, grey: Grey) -> list[OcrLine] | None:
         lines: list[OcrLine] = []
         for box, text, score in self.detect(grey):
-            bx0, by0, bx1, by1 = box
-            text = finish_text(text, grey[by0:by1, bx0:bx1])
-            if text and not _junk(text, score):
-                s = self._scale
-                lines.append(OcrLine(text, (bx0 * s, by0 * s, bx1 * s, by1 * s), score))
+            pieces = _pieces(grey, box)
+            for piece in pieces:
+                bx0, by0, bx1, by1 = piece
+                if len(pieces) > 1:  # each cell of a row the detector read as one line
+                    text, score = self.recognize(_pad(grey[by0:by1, bx0:bx1]))
+                text = finish_text(text, grey[by0:by1, bx0:bx1])
+                if text and not _junk(text, score):
+                    s = self._scale
+                    lines.append(OcrLine(text, (bx0 * s, by0 * s, bx1 * s, by1 * s), score))
         return lines
 
     def close(self) -> None:
@@ -159,6 +164,30 @@ class RapidReader:
             (ox + CELL_PAD_PX + w) * s,
             (oy + CELL_PAD_PX + h) * s,
         )
+
+
+def _pieces(grey: Grey, box: Box) -> list[Box]:
+    """A detected line cut at blank stretches wider than PIECE_GAP_EM of its height: the
+    detector joins the cells of a table row without vertical rules into one line ("年初预算数
+    全年预算数 全年执行数"), where a text layer has one piece per cell."""
+    x0, y0, x1, y1 = box
+    mask = binarize(grey[y0:y1, x0:x1])
+    # rows mostly dark are a rule the box took in (the table's lines run under the text)
+    mask = mask[mask.mean(axis=1) < 0.5]
+    ink = mask.sum(axis=0) >= 1
+    cols = np.nonzero(ink)[0]
+    if cols.size == 0:
+        return [box]
+    wide = PIECE_GAP_EM * (y1 - y0)
+    out: list[Box] = []
+    start = prev = int(cols[0])
+    for c in cols[1:].tolist():
+        if c - prev - 1 >= wide:
+            out.append((x0 + start, y0, x0 + prev + 1, y1))
+            start = c
+        prev = c
+    out.append((x0 + start, y0, x0 + prev + 1, y1))
+    return out if len(out) > 1 else [box]
 
 
 def _pad(image: Grey) -> Grey:
