@@ -327,8 +327,8 @@ def _page_image(page: pymupdf.Page, dpi: int) -> Grey:
     ink stays dark (luminance alone makes the seal ink; the red channel alone makes the print
     under it paper); black and blue-black ink stay dark, yellowed or grey paper light."""
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False)
-    rgb = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
-    rgb = rgb[:, : 3 * pix.width].reshape(pix.height, pix.width, 3).astype(np.uint32)
+    rows = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
+    rgb = rows[:, : 3 * pix.width].reshape(pix.height, pix.width, 3).astype(np.uint32)
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     luminance = (299 * red + 587 * green + 114 * blue) // 1000
     return np.ascontiguousarray(((red + luminance) // 2).astype(np.uint8))
