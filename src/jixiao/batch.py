@@ -16,9 +16,8 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from jixiao.contract import ExtractionResult, RunInfo, SourceInfo
 from jixiao.errors import EXIT_PARTIAL_FAILURE, FileMissing, JixiaoError, NoFormFound
 from jixiao.extract.base import Extractor, ExtractorOptions, open_extractor
+from jixiao.extract.llm.calls import LLMCall, Usage
 from jixiao.ingest.model import FormRegion, LayoutText
 from jixiao.store import db
 
@@ -96,10 +96,7 @@ class BatchSummary:
     skipped: int = 0
     failed: int = 0
     forms: int = 0
-    llm_calls: int = 0
-    cache_hits: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    usage: Usage = field(default_factory=Usage)  # summed over the forms' RunInfo
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, error line)
 
@@ -107,94 +104,51 @@ class BatchSummary:
     def exit_code(self) -> int:
         return EXIT_PARTIAL_FAILURE if self.failed else 0
 
+    @property
+    def llm_calls(self) -> int:
+        return self.usage.attempts
 
-FormHook = Callable[[Extractor, FormRegion, LayoutText, str, str], ExtractionResult]
+    @property
+    def cache_hits(self) -> int:
+        return self.usage.cache_hits
+
+    @property
+    def input_tokens(self) -> int:
+        return self.usage.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        return self.usage.output_tokens
+
+
+FormHook = Callable[
+    [Extractor, FormRegion, LayoutText, str, str], tuple[ExtractionResult, list[LLMCall]]
+]
 
 
 def extract_form(
     extractor: Extractor, form: FormRegion, layout: LayoutText, path: str, sha256: str
-) -> ExtractionResult:
+) -> tuple[ExtractionResult, list[LLMCall]]:
     """One form → ExtractionResult, exactly as `jixiao extract` makes it (extract/pipeline.py):
-    an extractor crash becomes an empty record with an EXTRACTION_FAILED flag, then the checks."""
+    an extractor crash becomes an empty record with an EXTRACTION_FAILED flag, then the checks.
+    With it, the record of every LLM call the extractor made for the form (its output's)."""
     from jixiao.extract.pipeline import run_extractor_on_form, run_form_checks
 
     out = run_extractor_on_form(extractor, form, lambda _form: layout, sha256)
     flags = list(out.flags) + run_form_checks(out, None, "zh")
-    return ExtractionResult(
+    result = ExtractionResult(
         source=SourceInfo(file=path, sha256=sha256, pages=list(form.pages)),
         form=out.record,
         fields=out.fields,
         flags=flags,
         run=out.stats if isinstance(out.stats, RunInfo) else RunInfo(extractor=extractor.name),
     )
+    return result, list(out.calls)
 
 
-class _CallRecorder:
-    """Wraps an LLM extractor's client so every call is attributed to the form that made it."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def install(self, extractor: Any) -> None:
-        client = getattr(extractor, "client", None)
-        original = getattr(client, "extract", None)
-        if client is None or original is None or getattr(original, "_jixiao_recorded", False):
-            return  # nothing to wrap, or wrapped by an earlier run (one recorder for all runs)
-        local = self._local
-
-        def recorded(*args: Any, **kwargs: Any) -> Any:
-            value, stats = original(*args, **kwargs)
-            sink = getattr(local, "sink", None)
-            if sink is not None:
-                sink.append((kwargs.get("cache_key"), stats))
-            return value, stats
-
-        recorded._jixiao_recorded = True  # type: ignore[attr-defined]
-        client.extract = recorded
-
-    @contextlib.contextmanager
-    def collect(self) -> Iterator[list[tuple[str | None, Any]]]:
-        sink: list[tuple[str | None, Any]] = []
-        self._local.sink = sink
-        try:
-            yield sink
-        finally:
-            self._local.sink = None
-
-
-_RECORDER = _CallRecorder()
-
-
-def _call_records(
-    form_index: int, raw: list[tuple[str | None, Any]], run: RunInfo
-) -> list[db.CallRecord]:
-    by_sha = {sha: ref for ref, sha in run.prompts.items()}
-    records = []
-    for key, stats in raw:
-        parts: dict[str, Any] = {}
-        with contextlib.suppress(TypeError, ValueError):
-            parts = json.loads(key or "")
-        prompt_sha = parts.get("prompt")
-        section = parts.get("section")
-        if section is not None and parts.get("chunk"):
-            section = f"{section}#{parts['chunk']}"
-        records.append(
-            db.CallRecord(
-                form_index=form_index,
-                section=section,
-                prompt=by_sha.get(prompt_sha) if prompt_sha else None,
-                prompt_sha256=prompt_sha,
-                cache_key_sha256=hashlib.sha256(key.encode()).hexdigest() if key else None,
-                model=parts.get("model") or run.model,
-                input_tokens=stats.input_tokens,
-                output_tokens=stats.output_tokens,
-                attempts=stats.attempts,
-                seconds=round(stats.seconds, 4),
-                cache_hit=stats.cache_hit,
-                error=stats.error,
-            )
-        )
-    return records
+def call_rows(form_index: int, calls: Iterable[LLMCall]) -> list[db.CallRecord]:
+    """The llm_calls rows of one form's calls (`form_index`: its place in the document)."""
+    return [db.CallRecord.of_call(form_index, call) for call in calls]
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -367,8 +321,6 @@ async def _process_all(
 ) -> None:
     ingest_pool = _IngestPool(options.workers)
     ingest_pool.start()  # before the extraction threads exist (see _IngestPool)
-    recorder = _RECORDER
-    recorder.install(extractor)
     concurrency = max(1, options.concurrency)
     threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="jixiao-extract")
     form_slots = asyncio.Semaphore(concurrency)
@@ -381,9 +333,8 @@ async def _process_all(
         index: int, form: FormRegion, layout: LayoutText, path: str, sha: str
     ) -> Any:
         def work() -> tuple[ExtractionResult, list[db.CallRecord]]:
-            with recorder.collect() as raw:
-                result = form_hook(extractor, form, layout, path, sha)
-            return result, _call_records(index, raw, result.run)
+            result, calls = form_hook(extractor, form, layout, path, sha)
+            return result, call_rows(index, calls)
 
         async with form_slots:
             return await loop.run_in_executor(threads, work)
@@ -448,11 +399,7 @@ def _count(summary: BatchSummary, outcome: db.DocumentOutcome) -> None:
         return
     summary.done += 1
     summary.forms += len(outcome.results)
-    for result in outcome.results:
-        summary.llm_calls += result.run.llm_calls
-        summary.cache_hits += result.run.cache_hits
-        summary.input_tokens += result.run.input_tokens
-        summary.output_tokens += result.run.output_tokens
+    summary.usage += Usage.total(Usage.of_run(result.run) for result in outcome.results)
 
 
 class _IngestPool:

@@ -1,44 +1,32 @@
 """A stand-in extractor for batch tests: no LLM, a fixed delay per form, counts what it does.
 
-It has an LLM-like `client.extract`, so the batch's per-call recording is exercised, and it
-tracks how many forms are in flight at once. Also runnable as a script (the SIGKILL test):
-`python fake_extractor.py DB_URL FOLDER DELAY JSONL`.
+Like the LLM extractors it returns one call record per (pretend) LLM call in its output, so the
+batch's storing of call rows is exercised, and it tracks how many forms are in flight at once.
+Also runnable as a script (the SIGKILL test): `python fake_extractor.py DB_URL FOLDER DELAY
+JSONL`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from jixiao.contract import FormRecord, RunInfo
 from jixiao.extract.base import ExtractorOutput
+from jixiao.extract.llm.calls import LLMCall
 from jixiao.ingest.model import FormRegion, LayoutText
 
-
-@dataclass
-class FakeStats:
-    input_tokens: int = 10
-    output_tokens: int = 5
-    attempts: int = 1
-    seconds: float = 0.0
-    cache_hit: bool = False
-    error: str | None = None
+PROMPT_SHA = "p" * 64
 
 
-class FakeClient:
-    def __init__(self) -> None:
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    def extract(self, model: Any, messages: Any, *, cache_key: str | None = None) -> Any:
-        with self._lock:
-            self.calls += 1
-        return None, FakeStats()
+def cache_key(doc_sha256: str, form_index: int) -> str:
+    """The (pretend) cache key of a form's one call; the test recomputes it."""
+    return json.dumps({"doc": doc_sha256, "form": form_index, "section": "header"})
 
 
 @dataclass
@@ -46,7 +34,7 @@ class FakeExtractor:
     delay: float = 0.0
     name: str = "fake"
     fail_sha: str | None = None  # the document whose forms make extract() raise
-    client: FakeClient = field(default_factory=FakeClient)
+    calls: int = 0  # LLM calls made (one per form)
     forms: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -60,28 +48,31 @@ class FakeExtractor:
         try:
             if doc_sha256 == self.fail_sha:
                 raise RuntimeError("extractor bug")
-            key = json.dumps(
-                {
-                    "doc": doc_sha256,
-                    "form": form.index,
-                    "section": "header",
-                    "chunk": 0,
-                    "prompt": "p" * 64,
-                    "model": "fake-model",
-                }
+            with self._lock:
+                self.calls += 1
+            call = LLMCall(
+                section="header",
+                prompt="extract_header@v1",
+                prompt_sha256=PROMPT_SHA,
+                cache_key_sha256=hashlib.sha256(
+                    cache_key(doc_sha256, form.index).encode()
+                ).hexdigest(),
+                model="fake-model",
+                input_tokens=10,
+                output_tokens=5,
+                attempts=1,
             )
-            self.client.extract(None, [], cache_key=key)
             time.sleep(self.delay)
             record = FormRecord(title=form.title or None, project_name=f"form {form.index}")
             run = RunInfo(
                 extractor=self.name,
                 model="fake-model",
                 llm_calls=1,
-                prompts={"extract_header@v1": "p" * 64},
+                prompts={"extract_header@v1": PROMPT_SHA},
                 input_tokens=10,
                 output_tokens=5,
             )
-            return ExtractorOutput(record=record, stats=run)
+            return ExtractorOutput(record=record, stats=run, calls=[call])
         finally:
             with self._lock:
                 self.in_flight -= 1

@@ -3,6 +3,7 @@ resume after a real SIGKILL with no duplicate rows."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -22,9 +23,9 @@ from jixiao.cli import app
 from jixiao.contract import ExtractionResult
 from jixiao.errors import EXIT_PARTIAL_FAILURE
 from jixiao.store import db
-from jixiao.store.tables import DocumentRun, FlagRow, Form, LLMCall, Run
+from jixiao.store.tables import Document, DocumentRun, FlagRow, Form, LLMCall, Run
 
-from .fake_extractor import FakeExtractor
+from .fake_extractor import PROMPT_SHA, FakeExtractor, cache_key
 
 REPO = Path(__file__).resolve().parents[2]
 SINGLE = REPO / "examples" / "sh-bdc-2023-02.ruled.pdf"  # one form
@@ -75,9 +76,25 @@ def test_batch_stores_every_form_and_writes_outputs(engine: Engine, tmp_path: Pa
     assert ExtractionResult.model_validate_json(lines[0]).run.extractor == "fake"
     with Session(engine) as session:
         calls = session.scalars(select(LLMCall)).all()
+        docs = {d.id: d.sha256 for d in session.scalars(select(Document))}
+        # the fake names each form "form <its index in the ingested document>"
+        printed = {
+            (f.document_id, f.form_index): int((f.project_name or "").split()[-1])
+            for f in session.scalars(select(Form))
+        }
+    # one row per call record the extractor returned, every column from the record
     assert len(calls) == forms
-    assert {c.prompt for c in calls} == {"extract_header@v1"}
-    assert {c.section for c in calls} == {"header"}
+    assert {(c.prompt, c.prompt_sha256, c.section) for c in calls} == {
+        ("extract_header@v1", PROMPT_SHA, "header")
+    }
+    assert {(c.model, c.input_tokens, c.output_tokens, c.attempts) for c in calls} == {
+        ("fake-model", 10, 5, 1)
+    }
+    for c in calls:  # each row is the call of the form it is stored with
+        assert c.document_id is not None and c.form_index is not None
+        key = cache_key(docs[c.document_id], printed[c.document_id, c.form_index])
+        assert c.cache_key_sha256 == hashlib.sha256(key.encode()).hexdigest()
+    assert sorted(c.form_index or 0 for c in calls) == [0] * 3 + [0, 1, 2]  # singles, the bundle
 
 
 def test_rerun_on_unchanged_input_skips_everything(engine: Engine, tmp_path: Path) -> None:
@@ -85,7 +102,7 @@ def test_rerun_on_unchanged_input_skips_everything(engine: Engine, tmp_path: Pat
     run_batch([tmp_path / "in"], engine, options(), extractor=FakeExtractor())
     again = FakeExtractor()
     summary = run_batch([tmp_path / "in"], engine, options(), extractor=again)
-    assert (summary.skipped, summary.done, again.forms, again.client.calls) == (3, 0, 0, 0)
+    assert (summary.skipped, summary.done, again.forms, again.calls) == (3, 0, 0, 0)
     # a changed file is new work; --force redoes the rest
     (tmp_path / "in" / "s00.pdf").write_bytes(SINGLE.read_bytes() + b"\n%changed\n")
     third = FakeExtractor()
@@ -198,5 +215,5 @@ def test_an_extractor_reused_across_runs_records_each_call_once(
     fake = FakeExtractor()
     for _ in range(2):
         run_batch([tmp_path / "in"], engine, options(force=True), extractor=fake)
-    assert fake.client.calls == 2 * forms
+    assert fake.calls == 2 * forms
     assert db.count_rows(engine, ["llm_calls"]) == {"llm_calls": 2 * forms}

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from jixiao.contract import FieldProvenance, Flag, FormRecord, RunInfo
 from jixiao.errors import ConfigError
+from jixiao.extract.llm.calls import LLMCall  # plain data: imports no provider
 from jixiao.ingest.model import FormRegion, LayoutText
 
 
@@ -26,7 +27,9 @@ class ExtractorOutput:
     `fields` holds provenance keyed by JSON path into `record` ("funding[0].executed");
     `flags` are extraction findings (origin "extraction"), not the arithmetic checks;
     `stats` counts calls, tokens and seconds; `unplaced` lists source cell ids the extractor
-    saw but did not put anywhere (a reviewer's hint that something may have been missed).
+    saw but did not put anywhere (a reviewer's hint that something may have been missed);
+    `calls` is the record of every LLM call made for this form (cache hits and failures
+    included), in order: what `jixiao batch` stores, one row each.
     """
 
     record: FormRecord
@@ -34,6 +37,7 @@ class ExtractorOutput:
     flags: list[Flag] = field(default_factory=list)
     stats: RunInfo = field(default_factory=lambda: RunInfo(extractor="unknown"))
     unplaced: list[str] = field(default_factory=list)
+    calls: list[LLMCall] = field(default_factory=list)
 
 
 @runtime_checkable

@@ -51,6 +51,7 @@ from jixiao.extract.escalation import (
     plan_questions,
 )
 from jixiao.extract.grounding import locate, locate_number, normalize
+from jixiao.extract.llm.calls import LLMCall, Usage, add_usage
 from jixiao.ingest.model import FormRegion, LayoutText
 
 EXTRACTOR_NAME = "hybrid"
@@ -701,11 +702,7 @@ def _merge_outputs(outputs: list[ExtractorOutput]) -> ExtractorOutput:
 
 
 def _add_usage(into: RunInfo, more: RunInfo) -> None:
-    into.input_tokens += more.input_tokens
-    into.output_tokens += more.output_tokens
-    into.llm_calls += more.llm_calls
-    into.cache_hits += more.cache_hits
-    into.seconds = round(into.seconds + more.seconds, 3)
+    add_usage(into, Usage.of_run(more))
     into.prompts = dict(sorted({**into.prompts, **more.prompts}.items()))
 
 
@@ -804,7 +801,9 @@ class HybridExtractor:
                 error = f"{type(err).__name__}: {err}"
         if llm_out is not None:
             add_ocr_signals(llm_out, form)
-        return reconcile(lay, llm_out, llm_error=error)
+        out = reconcile(lay, llm_out, llm_error=error)
+        out.calls = list(llm_out.calls) if llm_out is not None else []  # used or not, they ran
+        return out
 
     # -- escalation ---------------------------------------------------------------------------
 
@@ -838,6 +837,7 @@ class HybridExtractor:
         records.extend(q.record("skipped_routing") for q in planned if q not in wanted)
         out = base
         usage = RunInfo(extractor="llm")
+        log: list[LLMCall] = []  # every call's record, in order, for the output
         if wanted:
             llm, error = self._llm()
             if llm is None:
@@ -845,8 +845,9 @@ class HybridExtractor:
                 out.flags.append(_unavailable_flag(len(wanted), error))
             else:
                 out = self._ask(
-                    form, layout, lay, base, wanted, llm, budget, records, usage, doc_sha256
+                    form, layout, lay, base, wanted, llm, budget, records, usage, doc_sha256, log
                 )
+        out.calls = log
         out.stats = _stats(lay.stats, usage if usage.llm_calls or usage.cache_hits else None)
         out.stats.routing = routing.cite
         out.stats.questions = records
@@ -864,6 +865,7 @@ class HybridExtractor:
         records: list[LLMQuestion],
         usage: RunInfo,
         doc_sha256: str,
+        log: list[LLMCall],
     ) -> ExtractorOutput:
         from jixiao.extract.llm.extractor import LLMExtractor
 
@@ -890,6 +892,7 @@ class HybridExtractor:
                 whole_form=q.level == "form",
             )
             add_ocr_signals(part, form)
+            log.extend(part.calls)
             _add_usage(usage, part.stats)
             usage.model, usage.mode = part.stats.model, part.stats.mode
             section_parts.append((q, part))
@@ -920,7 +923,7 @@ class HybridExtractor:
                 )
         if fields_asked:
             out = self._ask_fields(
-                layout, out, fields_asked, llm, budget, records, usage, doc_sha256, form
+                layout, out, fields_asked, llm, budget, records, usage, doc_sha256, form, log
             )
         return out
 
@@ -935,6 +938,7 @@ class HybridExtractor:
         usage: RunInfo,
         doc_sha256: str,
         form: FormRegion,
+        log: list[LLMCall],
     ) -> ExtractorOutput:
         from jixiao.extract.llm.extractor import add_call_usage
         from jixiao.extract.llm.questions import (
@@ -967,6 +971,7 @@ class HybridExtractor:
             cell, stats = ask_field(
                 llm.client, question, doc_sha256=doc_sha256, form_index=form.index
             )
+            log.append(stats)
             add_call_usage(usage, stats)
             usage.prompts[prompt.ref] = prompt.sha256
             usage.model, usage.mode = llm.client.settings.model, llm.client.settings.mode

@@ -72,7 +72,8 @@ def run_extractor_on_form(
     """Run `extractor` on one form, its text made by `serialize(form)`; `sha` is the document's.
 
     A crash on this form becomes an empty record with an EXTRACTION_FAILED flag, so the other
-    forms still get extracted; a JixiaoError (bad endpoint or configuration) propagates.
+    forms still get extracted; a JixiaoError (bad endpoint or configuration) propagates. The
+    output carries the record of every LLM call the extractor made (`calls`; none after a crash).
     """
     try:
         return extractor.extract(form, serialize(form), doc_sha256=sha)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, func, insert, inspect, text
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -35,6 +35,9 @@ from jixiao.store.tables import (
     Run,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from jixiao.extract.llm.calls import LLMCall as ExtractorCall
 
 DEFAULT_URL = "sqlite:///jixiao.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -157,6 +160,24 @@ class CallRecord:
     seconds: float = 0.0
     cache_hit: bool = False
     error: str | None = None
+
+    @classmethod
+    def of_call(cls, form_index: int | None, call: ExtractorCall) -> CallRecord:
+        """The row of one call record an extractor returned (`ExtractorOutput.calls`)."""
+        return cls(
+            form_index=form_index,
+            section=call.section,
+            prompt=call.prompt,
+            prompt_sha256=call.prompt_sha256,
+            cache_key_sha256=call.cache_key_sha256,
+            model=call.model,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            attempts=call.attempts,
+            seconds=round(call.seconds, 4),
+            cache_hit=call.cache_hit,
+            error=call.error,
+        )
 
 
 @dataclass(slots=True)

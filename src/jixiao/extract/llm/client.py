@@ -6,19 +6,20 @@ Two retry layers, each for its own kind of failure, never stacked on the same er
 - validation (the answer does not parse or a validator rejects it): instructor re-asks with the
   error text, `max_retries` times. With `reask_as_user` (default for the embedded server) the
   re-ask's tool turns are sent as plain assistant/user turns, see `reask_turns_as_user`.
-`LLMClient.extract` never raises for either: it returns (None, stats with `error`). It raises
-LLMUnavailable only for what no retry can fix (bad key, unknown model or URL).
+`LLMClient.extract` never raises for either: it returns (None, a call record with `error`). It
+raises LLMUnavailable only for what no retry can fix (bad key, unknown model or URL). Every call
+returns its `LLMCall` record (what was asked, tokens, attempts, seconds, cache hit, error).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import instructor
@@ -34,14 +35,16 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from jixiao.config import LLMSettings
 from jixiao.errors import ConfigError, LLMUnavailable
 from jixiao.extract.llm.cache import ResultCache
+from jixiao.extract.llm.calls import LLMCall, Usage
 
 if TYPE_CHECKING:
+    from jixiao.extract.llm.prompts import Prompt
     from jixiao.extract.llm.server import EmbeddedServer
 
 T = TypeVar("T", bound=BaseModel)
 
 # instructor logs every failed attempt at ERROR; without a handler Python prints them on stderr,
-# around our one-line errors. Failures are reported through CallStats.error instead.
+# around our one-line errors. Failures are reported through LLMCall.error instead.
 logging.getLogger("instructor").addHandler(logging.NullHandler())
 
 INSTRUCTOR_MODES: dict[str, instructor.Mode] = {
@@ -55,18 +58,6 @@ EMBEDDED_TIMEOUT_S = 600.0
 
 # Errors that no retry can fix: the endpoint or key is wrong for every call of the run.
 _FATAL_STATUS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
-
-
-@dataclass
-class CallStats:
-    """What one `extract` call cost, failed attempts included."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    attempts: int = 0  # HTTP requests sent (transport retries and validation re-asks included)
-    seconds: float = 0.0
-    cache_hit: bool = False
-    error: str | None = None
 
 
 def is_transport_error(exc: BaseException) -> bool:
@@ -212,7 +203,7 @@ class LLMClient:
         # A single-slot server (the embedded one) queues requests, and the queue time counts
         # against the timeout: hold them here instead, so the timeout measures only the work.
         self._slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
-        self.totals = CallStats()  # summed over every call of this client
+        self.totals = Usage()  # summed over every call of this client
         self.server: EmbeddedServer | None = None  # set by open_client when it started one
 
     def _wait_seconds(self, state: RetryCallState) -> float:
@@ -238,12 +229,24 @@ class LLMClient:
         max_retries: int | None = None,
         cache_key: str | None = None,
         max_tokens: int | None = None,
-    ) -> tuple[T | None, CallStats]:
-        """One structured answer, validated with `context`; (None, stats.error) on failure.
+        section: str | None = None,
+        prompt: Prompt | None = None,
+    ) -> tuple[T | None, LLMCall]:
+        """One structured answer, validated with `context`, and the call's record; (None, a
+        record with `error`) on failure.
 
         `max_tokens`: a smaller bound on the answer than the settings' (a field question's
-        answer is one cell id)."""
-        stats = CallStats()
+        answer is one cell id). `section` (what the call reads: a section or a question) and
+        `prompt` are only recorded."""
+        stats = LLMCall(
+            section=section,
+            prompt=prompt.ref if prompt is not None else None,
+            prompt_sha256=prompt.sha256 if prompt is not None else None,
+            cache_key_sha256=(
+                hashlib.sha256(cache_key.encode("utf-8")).hexdigest() if cache_key else None
+            ),
+            model=self.settings.model,
+        )
         started = time.monotonic()
         try:
             return self._extract(
@@ -252,8 +255,7 @@ class LLMClient:
         finally:
             stats.seconds = time.monotonic() - started
             with self._lock:
-                for name in ("input_tokens", "output_tokens", "attempts", "seconds"):
-                    setattr(self.totals, name, getattr(self.totals, name) + getattr(stats, name))
+                self.totals += stats.usage
 
     def _extract(
         self,
@@ -262,9 +264,9 @@ class LLMClient:
         context: dict[str, Any] | None,
         max_retries: int | None,
         cache_key: str | None,
-        stats: CallStats,
+        stats: LLMCall,
         max_tokens: int | None = None,
-    ) -> tuple[T | None, CallStats]:
+    ) -> tuple[T | None, LLMCall]:
         entry_id = None
         if cache_key is not None:
             entry_id = self._cache.entry_id(

@@ -21,7 +21,8 @@ from jixiao.contract import FieldProvenance, Flag, FormRecord, FundingRow, Indic
 from jixiao.extract import labels
 from jixiao.extract.base import ExtractorOptions, ExtractorOutput
 from jixiao.extract.grounding import parse_number, strip_weight_suffix
-from jixiao.extract.llm.client import CallStats, LLMClient
+from jixiao.extract.llm.calls import LLMCall, Usage, add_usage, section_label
+from jixiao.extract.llm.client import LLMClient
 from jixiao.extract.llm.prompts import Prompt, section_prompt
 from jixiao.extract.llm.sections import (
     INDICATOR_CHUNK_ROWS,
@@ -129,7 +130,7 @@ class LLMExtractor:
 
     def _call(
         self, section: SectionInput, prompt: Prompt, doc_sha256: str, form_index: int
-    ) -> tuple[BaseModel | None, CallStats]:
+    ) -> tuple[BaseModel | None, LLMCall]:
         models = build_section_models(section)
         messages = [{"role": "user", "content": prompt.render(section.text)}]
         return self.client.extract(
@@ -138,6 +139,8 @@ class LLMExtractor:
             context=validation_context(section, max_retries=self.max_retries),
             max_retries=self.max_retries,
             cache_key=self.cache_key(doc_sha256, form_index, section, prompt),
+            section=section_label(section.name, section.chunk),
+            prompt=prompt,
         )
 
     def extract(self, form: FormRegion, layout: LayoutText, *, doc_sha256: str) -> ExtractorOutput:
@@ -160,6 +163,7 @@ class LLMExtractor:
         merge = _Merge(layout)
         indicator_offset = 0
         seen_prompts: dict[str, str] = {}
+        calls: list[LLMCall] = []
         inputs = split_sections(layout, chunk_rows=self.chunk_rows, whole_form=whole_form)
         for section in inputs:
             if sections is not None and section.name not in sections:
@@ -167,7 +171,7 @@ class LLMExtractor:
             prompt = section_prompt(section.name)
             seen_prompts[prompt.ref] = prompt.sha256
             result, stats = self._call(section, prompt, doc_sha256, form.index)
-            add_call_usage(run, stats)
+            calls.append(stats)
             if result is None:
                 merge.flags.append(_section_failed(section, stats))
                 if section.name == "indicators":
@@ -198,6 +202,7 @@ class LLMExtractor:
                     message="no indicator table (一级/三级指标 header) was found in this form",
                 )
             )
+        Usage.total(call.usage for call in calls).write_to(run)
         run.prompts = dict(sorted(seen_prompts.items()))
         run.prompt = ",".join(run.prompts)
         combined = "\n".join(f"{k}={v}" for k, v in run.prompts.items())
@@ -209,19 +214,16 @@ class LLMExtractor:
             flags=merge.flags,
             stats=run,
             unplaced=unplaced,
+            calls=calls,
         )
 
 
-def add_call_usage(run: RunInfo, stats: CallStats) -> None:
+def add_call_usage(run: RunInfo, call: LLMCall) -> None:
     """Add one call's requests, tokens, cache hit and seconds to a run's totals."""
-    run.input_tokens += stats.input_tokens
-    run.output_tokens += stats.output_tokens
-    run.llm_calls += stats.attempts
-    run.cache_hits += int(stats.cache_hit)
-    run.seconds = round(run.seconds + stats.seconds, 3)
+    add_usage(run, call.usage)
 
 
-def _section_failed(section: SectionInput, stats: CallStats) -> Flag:
+def _section_failed(section: SectionInput, stats: LLMCall) -> Flag:
     return Flag(
         code="EXTRACTION_FAILED",
         severity="warning",

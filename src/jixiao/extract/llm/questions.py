@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from jixiao.extract.llm.client import CallStats, LLMClient
+from jixiao.extract.llm.calls import LLMCall, question_label
+from jixiao.extract.llm.client import LLMClient
 from jixiao.extract.llm.prompts import Prompt, load_prompt
 from jixiao.ingest.model import LayoutRow
 
@@ -133,8 +134,9 @@ def ask_field(
     *,
     doc_sha256: str,
     form_index: int,
-) -> tuple[str | None, CallStats]:
-    """The cell id the model names for `question` (None for "none" or no valid answer)."""
+) -> tuple[str | None, LLMCall]:
+    """The cell id the model names for `question` (None for "none" or no valid answer), and
+    the call's record."""
     prompt = question_prompt()
     model = answer_model(list(question.cells))
     messages = [{"role": "user", "content": render_question(prompt, question)}]
@@ -144,6 +146,8 @@ def ask_field(
         max_retries=0,  # the grammar makes every answer valid; a re-ask would repeat it
         cache_key=question_cache_key(client, question, prompt, doc_sha256, form_index),
         max_tokens=min(client.settings.max_tokens, ANSWER_MAX_TOKENS),
+        section=question_label(question.path),
+        prompt=prompt,
     )
     if answer is None:
         return None, stats
