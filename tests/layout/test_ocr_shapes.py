@@ -22,6 +22,12 @@ from jixiao.extract.layout import _odd_ocr_shape
         ("叠产出指标", "level1"),
         ("成本指标‘", "level2"),
         ("“一网通办”运营服务·。", "project_name"),
+        ("“符合行业水平要求", "target_text"),
+        ("符合需求的新增建设‘项目", "name"),
+        ("适龄儿童免疫规划疫苗。接种率", "name"),
+        ("M 90.00(%)", "target_text"),
+        ("■", "deviation_reason"),
+        ("优。", "grade"),
     ],
 )
 def test_shapes_no_printed_value_has(value: str, leaf: str) -> None:
@@ -39,6 +45,9 @@ def test_shapes_no_printed_value_has(value: str, leaf: str) -> None:
         ("“一网通办”运营服务", "project_name"),
         ("按计划完成。", "deviation_reason"),
         ("数据质量达标率", "name"),
+        ("推进“一网通办”改革，完成率‘提升’", "deviation_reason"),
+        ("优", "grade"),
+        ("Windows 10升级", "name"),
     ],
 )
 def test_printed_shapes_are_left_alone(value: str, leaf: str) -> None:
@@ -71,3 +80,28 @@ def test_only_ocr_values_are_doubted_and_a_dropped_sign_is() -> None:
     doubted = {p for p, prov in run.fields.items() if prov.signals.get("suspect")}
     # the one target of four without a sign, where the others print one
     assert doubted == {"indicators[2].target_text"}
+
+
+def test_an_ocr_weight_with_a_third_decimal_is_doubted() -> None:
+    from jixiao.contract import FieldProvenance, FormRecord, Indicator
+    from jixiao.extract.layout import LayoutExtractor, _Run
+
+    record = FormRecord(
+        indicators=[Indicator(name="甲", weight=9.007, score=9.0), Indicator(name="乙", weight=9.5)]
+    )
+    run = _Run.__new__(_Run)
+    run.fields = {
+        f"indicators[{i}].{leaf}": FieldProvenance(
+            confidence=0.95,
+            page=1,
+            bbox=(0, 0, 1, 1),
+            source_text="x",
+            extractor="layout",
+            signals={"ocr_confidence": 0.99},
+        )
+        for i in range(2)
+        for leaf in ("weight", "score")
+    }
+    LayoutExtractor()._ocr_doubts(run, record)
+    doubted = {p for p, prov in run.fields.items() if prov.signals.get("suspect")}
+    assert doubted == {"indicators[0].weight"}

@@ -100,6 +100,10 @@ def test_finish_text_is_engine_agnostic_cleanup() -> None:
     assert finish_text("16, 124.45", blank) == "16,124.45"
     assert finish_text("1O0.00|", blank) == "100.00"
     assert finish_text("Windows 10 升级", blank) == "Windows 10升级"
+    # a ruling stub on a bitonal page read as "?"; the full-width ？ of a question stays
+    assert finish_text("?分值", blank) == "分值"
+    assert finish_text("产出指标?", blank) == "产出指标"
+    assert finish_text("是否达标？", blank) == "是否达标？"
 
 
 def test_engine_comes_from_options_then_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,3 +209,10 @@ def test_a_detected_line_is_cut_into_cells_at_wide_blanks() -> None:
     assert _pieces(img, (0, 0, 600, 48)) == [(10, 0, 90, 48), (300, 0, 380, 48)]
     img[20:44, 90:300] = 0  # no blank: one piece
     assert _pieces(img, (0, 0, 600, 48)) == [(0, 0, 600, 48)]
+
+
+def test_a_lone_blot_is_no_reading_however_sure() -> None:
+    from jixiao.ingest.ocr_rapid import _junk
+
+    assert _junk("■", 0.97) and _junk("●", 0.9)
+    assert not _junk("优", 0.97) and not _junk("■1", 0.97)

@@ -1065,7 +1065,14 @@ class LayoutExtractor:
         ]
         signs_usual = sum(signed) >= max(2, sum(numeric) // 2)
         for i, ind in enumerate(record.indicators):
-            for leaf in ("target_text", "actual_text", "name", "level1", "level2"):
+            for leaf in (
+                "target_text",
+                "actual_text",
+                "name",
+                "level1",
+                "level2",
+                "deviation_reason",
+            ):
                 path = f"indicators[{i}].{leaf}"
                 prov = run.fields.get(path)
                 value = getattr(ind, leaf)
@@ -1075,12 +1082,21 @@ class LayoutExtractor:
                     leaf == "target_text" and signs_usual and numeric[i] and not signed[i]
                 ):
                     run.doubt(path, {"ocr_shape": 0.0})
-        for name in ("project_name", "competent_department", "implementing_unit"):
+        for name in ("project_name", "competent_department", "implementing_unit", "grade"):
             prov = run.fields.get(name)
             value = getattr(record, name)
             ocr = prov is not None and "ocr_confidence" in prov.signals
             if ocr and value and _odd_ocr_shape(value, name):
                 run.doubt(name, {"ocr_shape": 0.0})
+        # forms print weights and scores to two decimals: a third is a speck read as a digit
+        for i, ind in enumerate(record.indicators):
+            for leaf in ("weight", "score"):
+                path = f"indicators[{i}].{leaf}"
+                prov = run.fields.get(path)
+                number = getattr(ind, leaf)
+                ocr = prov is not None and "ocr_confidence" in prov.signals
+                if ocr and number is not None and round(number, 2) != number:
+                    run.doubt(path, {"ocr_shape": 0.0})
 
     def _unread_rows(self, run: _Run, record: FormRecord, unplaced: list[Cell]) -> None:
         """Cells left unread inside a table body that was read: each such row is a finding."""
@@ -1142,7 +1158,10 @@ _LEVEL_NAMES = frozenset(
     }
 )
 _BRACKETS = (("(", ")"), ("（", "）"), ("[", "]"), ("【", "】"), ("“", "”"))
-_STRAY_ENDS = frozenset("。，,.、·•?？®■□*#~`'‘’\"|;；:：!！")
+_STRAY_ENDS = frozenset("。，,.、·•?？®■□●*#~`'‘’\"|;；:：!！")
+_NAME_LEAVES = frozenset(
+    {"name", "level1", "level2", "project_name", "competent_department", "implementing_unit"}
+)
 
 
 def _unsigned(text: str | None) -> str:
@@ -1153,10 +1172,13 @@ def _unsigned(text: str | None) -> str:
 def _odd_ocr_shape(value: str, leaf: str) -> bool:
     """A shape no printed value of this kind has (see `_ocr_doubts`)."""
     text = value.strip()
-    opened = sum(text.count(a) for a, _ in _BRACKETS[:2])
-    closed = sum(text.count(b) for _, b in _BRACKETS[:2])
-    if opened != closed:
-        return True
+    for pair in ((_BRACKETS[0], _BRACKETS[1]), (("“", "”"),), (("‘", "’"),)):
+        if sum(text.count(a) for a, _ in pair) != sum(text.count(b) for _, b in pair):
+            return True  # a bracket or quote OCR dropped, or a speck read as one
+    if leaf in _NAME_LEAVES and "。" in text:
+        return True  # names hold no full stop; a speck between two glyphs reads as one
+    if leaf in ("target_text", "actual_text") and re.match(r"[A-Za-z]\s*\d", text):
+        return True  # a sign read as a letter ("M 90.00(%)")
     if text[-1] in _STRAY_ENDS and leaf != "deviation_reason":
         return True  # a value, a name or a level does not end in a mark (a sentence may)
     if text[0] in _STRAY_ENDS - {"“", "‘"}:

@@ -43,11 +43,14 @@ PIECE_GAP_EM = 1.5  # a blank this many line heights wide inside a detected line
 # A space the recogniser puts where the glyphs stand apart ("≥ 95.00", "16, 124.45", "项目 名称");
 # only one between two Latin letters or digits is a real one ("Windows 10").
 _LOOSE_SPACE = re.compile(r"(?<![A-Za-z0-9])\s+|\s+(?![A-Za-z0-9])")
-_STRAY_HEAD = "·.,，。、：:;；」』'`|_"
-_STRAY_TAIL = "·'`|_"
+# an ASCII "?" is what the recogniser makes of a ruling stub on a bitonal page ("?分值",
+# "产出指标?"); forms write the full-width ？ where they ask something
+_STRAY_HEAD = "·.,，。、：:;；」』'`|_?"
+_STRAY_TAIL = "·'`|_?"
 # Under this score a reading made only of dot-like marks is a speck ("·" at 0.2-0.3).
 JUNK_SCORE = 0.5
 _SPECKS = "·.,，。、'`\"“”‘’-_:：;；~^"
+_BLOTS = "■□●▪◆◇▲△★☆"
 
 
 class RapidReader:
@@ -222,7 +225,7 @@ def finish_text(text: str, image: Grey) -> str:
     # "|" at a line's end is a ruling remnant (no form prints it).
     text = _LOOSE_SPACE.sub("", text.strip())
     # A speck or a ruling remnant beside the text reads as punctuation no value starts or ends
-    # with ("·项目名称", "三级指标·", "：49.00", "三级指标」", a "|" at the edge).
+    # with ("·项目名称", "三级指标·", "：49.00", "三级指标」", a "|" at the edge, "?分值").
     text = text.lstrip(_STRAY_HEAD).rstrip(_STRAY_TAIL)
     if text.endswith(("」", "』")) and not ("「" in text or "『" in text):
         text = text[:-1]
@@ -235,4 +238,7 @@ def finish_text(text: str, image: Grey) -> str:
 
 def _junk(text: str, score: float) -> bool:
     # Only speck-like readings: a lone ")" of a wrapped "(公里" / ")" scores low too, and is kept.
+    # Blocks and bullets alone are a blot or a seal's remnant however sure the recogniser is.
+    if all(ch in _BLOTS for ch in text):
+        return True
     return score < JUNK_SCORE and all(ch in _SPECKS for ch in text)
