@@ -1159,7 +1159,7 @@ _LEVEL_NAMES = frozenset(
 )
 _BRACKETS = (("(", ")"), ("（", "）"), ("[", "]"), ("【", "】"), ("“", "”"))
 _STRAY_ENDS = frozenset("。，,.、·•?？®■□●*#~`'‘’\"|;；:：!！")
-_NAME_LEAVES = frozenset(
+_NAMES_AND_LABELS = frozenset(
     {"name", "level1", "level2", "project_name", "competent_department", "implementing_unit"}
 )
 
@@ -1175,7 +1175,7 @@ def _odd_ocr_shape(value: str, leaf: str) -> bool:
     for pair in ((_BRACKETS[0], _BRACKETS[1]), (("“", "”"),), (("‘", "’"),)):
         if sum(text.count(a) for a, _ in pair) != sum(text.count(b) for _, b in pair):
             return True  # a bracket or quote OCR dropped, or a speck read as one
-    if leaf in _NAME_LEAVES and "。" in text:
+    if leaf in _NAMES_AND_LABELS and "。" in text:
         return True  # names hold no full stop; a speck between two glyphs reads as one
     if leaf in ("target_text", "actual_text") and re.match(r"[A-Za-z]\s*\d", text):
         return True  # a sign read as a letter ("M 90.00(%)")
