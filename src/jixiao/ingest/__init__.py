@@ -33,8 +33,9 @@ def ingest_pdf(
 ) -> IngestResult:
     """Open, validate and segment one PDF. Bad files raise a JixiaoError subclass; a file with
     no form comes back with `forms == []` and warnings saying why (the caller decides).
-    Image-only pages are read by OCR (ocr.py) unless `ocr.enabled` is False; when Tesseract is
-    missing they are reported in the warnings and the rest of the file is still read."""
+    Image-only pages are read by OCR (ocr.py: RapidOCR, else Tesseract) unless `ocr.enabled` is
+    False; when no engine loads they are reported in the warnings and the rest of the file is
+    still read."""
     document = open_document(path, max_pages=max_pages)
     ocr_pages, ocr_problem = _run_ocr(path, document, ocr)
     grids = build_grids(document.pages)
@@ -135,8 +136,8 @@ def _page_run_warnings(
 def _run_ocr(
     path: str | Path, document: Document, options: OcrOptions | None
 ) -> tuple[dict[int, OcrPage], str | None]:
-    """OCR the image-only pages (imported lazily: numpy, Pillow and Tesseract are needed only
-    for scans). Tesseract missing: no pages read, and the one-line reason to report."""
+    """OCR the image-only pages (imported lazily: numpy, Pillow and the OCR engines are needed
+    only for scans). No engine loads: no pages read, and the one-line reason to report."""
     if not any(p.kind == "image_only" for p in document.pages):
         return {}, None
     from jixiao.ingest.ocr import OcrOptions, ocr_document
