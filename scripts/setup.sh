@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the project uses (OCR, fonts for looking at pages, PostgreSQL for the
-# storage tests, chromium for the browser tests). Skipped when they are all present.
-APT_PACKAGES=(poppler-utils postgresql tesseract-ocr tesseract-ocr-chi-sim chromium chromium-driver fonts-noto-cjk libreoffice-calc-nogui fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming)
+# storage tests, chromium for the browser tests, redis-server for the distributed tests).
+# Skipped when they are all present.
+APT_PACKAGES=(poppler-utils postgresql redis-server tesseract-ocr tesseract-ocr-chi-sim chromium chromium-driver fonts-noto-cjk libreoffice-calc-nogui fonts-wqy-zenhei fonts-wqy-microhei fonts-arphic-uming)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -22,7 +23,7 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev,distributed]'
 
 if [ "${JIXIAO_NO_LOCAL_LLM:-0}" != 1 ]; then
   # A native llama.cpp build segfaults here (AMX advertised but unusable): build for AVX2

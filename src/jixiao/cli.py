@@ -50,6 +50,7 @@ def schema_text(model: type) -> str:
 def _register_all() -> None:
     from jixiao.checks import commands as checks_commands
     from jixiao.corpus import commands as corpus_commands
+    from jixiao.distributed import commands as distributed_commands
     from jixiao.evals import commands as evals_commands
     from jixiao.extract import commands as extract_commands
     from jixiao.extract.llm import commands as llm_commands
@@ -65,6 +66,7 @@ def _register_all() -> None:
         corpus_commands,
         evals_commands,
         store_commands,
+        distributed_commands,
         review_commands,
     )
     for module in modules:

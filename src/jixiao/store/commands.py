@@ -57,10 +57,45 @@ def batch(
     mode: Annotated[str | None, typer.Option("--mode", help="LLM mode (tools, json…).")] = None,
     max_pages: Annotated[int, typer.Option("--max-pages", min=1)] = 2000,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    queue: Annotated[
+        bool,
+        typer.Option("--queue", help="Enqueue for `jixiao worker`s (JIXIAO_BROKER_URL)."),
+    ] = False,
+    by_path: Annotated[
+        bool, typer.Option("--by-path", help="With --queue: send shared paths, not the bytes.")
+    ] = False,
+    run_id: Annotated[
+        int | None, typer.Option("--run", help="`batch status`: this batch (default: newest).")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="`batch status`: follow until the batch is over.")
+    ] = False,
 ) -> None:
     """Extract many PDFs into the database, resumably: finished documents (same bytes, same
     extractor) are skipped, a bad file is recorded and the rest go on. Exit code 10 when any
-    input failed."""
+    input failed. With --queue the documents go to `jixiao worker`s on other processes or
+    machines instead (docs/distributed.md); `jixiao batch status` shows their progress."""
+    if paths == ["status"] and not Path("status").exists():
+        from jixiao.distributed.commands import status
+
+        status(run_id=run_id, db_url=db_url, follow=follow)
+        return
+    if queue:
+        from jixiao.distributed.commands import enqueue_batch
+
+        enqueue_batch(
+            paths,
+            db_url=db_url,
+            extractor=extractor,
+            concurrency=concurrency,
+            model=model,
+            base_url=base_url,
+            mode=mode,
+            max_pages=max_pages,
+            force=force,
+            by_path=by_path,
+        )
+        return
     from jixiao.batch import BatchOptions, print_summary, run_batch
     from jixiao.errors import EXIT_PARTIAL_FAILURE
     from jixiao.extract.base import ExtractorOptions
