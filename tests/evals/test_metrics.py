@@ -137,3 +137,7 @@ def test_calibration_says_which_threshold_the_values_would_need() -> None:
     # ≥ 0.8: 200/201 = 99.50 % right; ≥ 0.6: 210/213 = 98.6 %
     assert cal["threshold_needed"] == 0.8
     assert calibration([(0.9, False)] * 3, threshold=0.5)["threshold_needed"] is None
+    # every value right enough however low the threshold: any threshold holds
+    assert (
+        calibration([(0.7, True)] * 5 + [(None, False)], threshold=0.5)["threshold_needed"] == 0.0
+    )

@@ -123,12 +123,19 @@ def calibration(
         # the review set's recall: of the wrong values, the share a person is shown
         "wrong_below": (below.total - below.correct) / wrong if wrong else None,
         "wrong_above": above.total - above.correct,
-        # the lowest threshold at which these values would be ≥ 99.5 % right above it (None:
-        # none): where this kind of input says the review threshold belongs
-        "threshold_needed": choose_threshold(
-            [(c, ok) for c, ok in points if c is not None], REVIEW_TARGET
-        ),
+        # where this kind of input says the review threshold belongs
+        "threshold_needed": threshold_needed(points),
     }
+
+
+def threshold_needed(points: list[tuple[float | None, bool]]) -> float | None:
+    """The lowest threshold at which the values with a confidence are ≥ REVIEW_TARGET right
+    above it: 0.0 when all of them are (any threshold holds), None when no threshold does."""
+    scored = [(c, ok) for c, ok in points if c is not None]
+    needed = choose_threshold(scored, REVIEW_TARGET)
+    if needed is not None and needed <= min(c for c, _ in scored):
+        return 0.0
+    return needed
 
 
 def _flag_block(counts: dict[str, FlagCounts]) -> dict[str, Any]:
