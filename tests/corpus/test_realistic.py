@@ -107,7 +107,11 @@ def test_dev_and_test_settings_never_meet(family: str) -> None:
         assert dev_values and test_values, key
         assert dev_values.isdisjoint(test_values), (key, dev_values & test_values)
     if family == "scan-sweep":
-        assert not any(s["bitonal"] for s in dev) and any(s["bitonal"] for s in test)
+        # bitonal pages in both splits, at each split's own dpi and blur
+        assert any(s["bitonal"] for s in dev) and any(s["bitonal"] for s in test)
+        dev_bitonal = {(s["dpi"], s["blur"]) for s in dev if s["bitonal"]}
+        test_bitonal = {(s["dpi"], s["blur"]) for s in test if s["bitonal"]}
+        assert dev_bitonal.isdisjoint(test_bitonal)
         assert max(abs(float(s["rotation"])) for s in test) <= 2.0
         assert {int(s["jpeg"]) for s in test if "jpeg" in s} <= set(range(40, 51))
 
