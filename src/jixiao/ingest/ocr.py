@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jixiao.errors import ConfigError, JixiaoError
 from jixiao.ingest.grid import join_text, page_grids
-from jixiao.ingest.model import BBox, Document, Grid, PageLayout, Ruling, TextLine
+from jixiao.ingest.model import BBox, Cell, Document, Grid, PageLayout, Ruling, TextLine
 from jixiao.ingest.scan_grid import (
     Grey,
     binarize,
@@ -690,6 +690,17 @@ def open_reader(options: OcrOptions) -> CellReader:
     return TesseractReader(options)
 
 
+def _cell_box(cell: Cell, to_px: float) -> Box:
+    """A grid cell's pixels on the page image, inset so its rulings stay out."""
+    bx0, by0, bx1, by1 = cell.bbox
+    return (
+        round(bx0 * to_px) + CELL_INSET_PX,
+        round(by0 * to_px) + CELL_INSET_PX,
+        round(bx1 * to_px) - CELL_INSET_PX,
+        round(by1 * to_px) - CELL_INSET_PX,
+    )
+
+
 def ocr_page(
     page: pymupdf.Page,
     layout: PageLayout,
@@ -717,14 +728,7 @@ def ocr_page(
     lines: list[OcrLine] = []
     for grid in grids:
         for cell in grid.cells:
-            bx0, by0, bx1, by1 = cell.bbox
-            box = (
-                round(bx0 * to_px) + CELL_INSET_PX,
-                round(by0 * to_px) + CELL_INSET_PX,
-                round(bx1 * to_px) - CELL_INSET_PX,
-                round(by1 * to_px) - CELL_INSET_PX,
-            )
-            lines += reader.read_region(grey, box)
+            lines += reader.read_region(grey, _cell_box(cell, to_px))
     # No table at all (a borderless form, a cover letter): a detector finds the text lines,
     # each a separate piece as a text layer would give them.
     whole = None if grids else reader.read_page(grey)
@@ -791,14 +795,7 @@ def _upright(
             for cell in grid.cells:
                 if len(scores) >= TURN_SAMPLE_CELLS:
                     break
-                bx0, by0, bx1, by1 = cell.bbox
-                box = (
-                    round(bx0 * to_px) + CELL_INSET_PX,
-                    round(by0 * to_px) + CELL_INSET_PX,
-                    round(bx1 * to_px) - CELL_INSET_PX,
-                    round(by1 * to_px) - CELL_INSET_PX,
-                )
-                read = reader.read_region(turned, box)
+                read = reader.read_region(turned, _cell_box(cell, to_px))
                 if read:
                     scores.append(sum(r.confidence for r in read) / len(read))
         score = sum(scores) / len(scores) if scores else 0.0
